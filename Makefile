@@ -1,0 +1,97 @@
+# fcgi_app: a non-blocking FastCGI backend (libfcgi + libevent) behind nginx.
+#
+#   make            build build/fcgi_app
+#   make run        install missing packages, start the app + a private nginx
+#                   on 127.0.0.1:8000 in the foreground (Ctrl-C stops both)
+#   make test       install missing packages; unit + integration tests, then
+#                   the same under ASan+UBSan, then the unit tests under valgrind
+#   make clean
+#
+# Variables: CC (gcc or clang), SANITIZE=address,undefined, BUILD=dir,
+# PORT=8000 (make run).
+
+CC       ?= cc
+BUILD    ?= build
+PORT     ?= 8000
+
+CPPFLAGS += -Iinclude -D_GNU_SOURCE -MMD -MP
+WARN     := -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+            -Wmissing-prototypes -Wwrite-strings -Wformat=2 -Wvla
+CFLAGS   ?= -O2 -g
+LDLIBS   := -lfcgi -levent_core -levent_pthreads -pthread
+
+ifdef SANITIZE
+CFLAGS   += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS  += -fsanitize=$(SANITIZE)
+endif
+
+SRC      := $(wildcard fcgi_app/*.c)
+OBJ      := $(patsubst %.c,$(BUILD)/%.o,$(SRC))
+LIBOBJ   := $(filter-out $(BUILD)/fcgi_app/main.o,$(OBJ))
+UNITSRC  := $(wildcard tests/unit/test_*.c)
+UNITOBJ  := $(patsubst %.c,$(BUILD)/%.o,$(UNITSRC))
+UNIT     := $(UNITOBJ:.o=)
+APP      := $(BUILD)/fcgi_app
+
+# Debian packages the build, the tests and `make run` need.
+PKGS_BUILD := gcc make libc6-dev libfcgi-dev libevent-dev pkg-config
+PKGS_TEST  := libcmocka-dev nginx-light curl valgrind clang procps python3
+PKGS_RUN   := nginx-light curl
+
+all: $(APP)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -c -o $@ $<
+
+$(APP): $(OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(LIBOBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+# Installs only what is missing, so a second run does not touch apt.
+deps-%:
+	@missing=""; for p in $(PKGS_$(shell echo $* | tr a-z A-Z)); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' \
+	    || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  [ "$$(id -u)" = 0 ] && SUDO= || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+deps: deps-build deps-test
+
+unit: $(UNIT)
+	@pass=0; fail=0; for t in $(UNIT); do \
+	  if $$t >$$t.log 2>&1; then pass=$$((pass+1)); echo "ok   $$t"; \
+	  else fail=$$((fail+1)); echo "FAIL $$t"; cat $$t.log; fi; done; \
+	echo "unit: $$pass passed, $$fail failed"; [ $$fail = 0 ]
+
+integration: $(APP)
+	BUILD=$(BUILD) tests/integration/run.sh
+
+valgrind: $(UNIT)
+	@for t in $(UNIT); do \
+	  valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect \
+	    $$t >$$t.vg.log 2>&1 && echo "ok   valgrind $$t" \
+	    || { echo "FAIL valgrind $$t"; cat $$t.vg.log; exit 1; }; done
+
+# The whole suite: plain build, then ASan+UBSan (clang), then valgrind.
+test: deps-build deps-test
+	$(MAKE) unit integration
+	$(MAKE) BUILD=build-asan CC=clang SANITIZE=address,undefined unit integration
+	$(MAKE) BUILD=build-vg valgrind
+	@echo "test: all suites passed"
+
+run: deps-build deps-run $(APP)
+	PORT=$(PORT) BUILD=$(BUILD) scripts/run.sh
+
+clean:
+	rm -rf build build-asan build-vg
+
+.PHONY: all deps deps-% unit integration valgrind test run clean
+.SECONDARY:
+-include $(OBJ:.o=.d) $(UNITOBJ:.o=.d)
