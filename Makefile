@@ -27,7 +27,6 @@ endif
 
 SRC      := $(wildcard fcgi_app/*.c)
 OBJ      := $(patsubst %.c,$(BUILD)/%.o,$(SRC))
-LIBOBJ   := $(filter-out $(BUILD)/fcgi_app/main.o,$(OBJ))
 UNITSRC  := $(wildcard tests/unit/test_*.c)
 UNITOBJ  := $(patsubst %.c,$(BUILD)/%.o,$(UNITSRC))
 UNIT     := $(UNITOBJ:.o=)
@@ -47,7 +46,15 @@ $(BUILD)/%.o: %.c
 $(APP): $(OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(LIBOBJ)
+# The modules each unit test links, so a test builds without the rest.
+test_failure_MODS  := failure
+test_deferred_MODS := deferred failure
+test_pool_MODS     := pool deferred failure
+test_router_MODS   := router
+test_response_MODS := response
+
+.SECONDEXPANSION:
+$(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $$(patsubst %,$(BUILD)/fcgi_app/%.o,$$($$*_MODS))
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
 # Installs only what is missing, so a second run does not touch apt.
