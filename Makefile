@@ -102,3 +102,4 @@ clean:
 .PHONY: all deps deps-% unit integration valgrind test run clean
 .SECONDARY:
 -include $(OBJ:.o=.d) $(UNITOBJ:.o=.d)
+include mk/dist.mk
