@@ -54,7 +54,7 @@ test_router_MODS   := router
 test_response_MODS := response
 
 .SECONDEXPANSION:
-$(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $$(patsubst %,$(BUILD)/fcgi_app/%.o,$$($$*_MODS))
+$(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $$(addprefix $(BUILD)/fcgi_app/,$$(addsuffix .o,$$($$*_MODS)))
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
 # Installs only what is missing, so a second run does not touch apt.

@@ -1,0 +1,206 @@
+/* config: flags and environment (see config.h). */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+#ifndef FCGI_APP_VERSION
+#define FCGI_APP_VERSION "0.1.0"
+#endif
+
+enum opt_kind { OPT_STR, OPT_UINT, OPT_ULONG, OPT_SIZE, OPT_MODE, OPT_LEVEL,
+                OPT_FLAG };
+
+struct option_spec {
+	const char *name;
+	const char *env;
+	enum opt_kind kind;
+	size_t offset;
+	unsigned long min, max;
+	const char *help;
+};
+
+#define F(field) offsetof(struct config, field)
+
+/* One table drives parsing, the environment and --help. */
+static const struct option_spec specs[] = {
+	{"socket", "FCGI_APP_SOCKET", OPT_STR, F(socket_path), 0, 0,
+	 "unix socket to create (default /run/fcgi_app/app.sock)"},
+	{"listen", "FCGI_APP_LISTEN", OPT_STR, F(listen_addr), 0, 0,
+	 "HOST:PORT, TCP instead of the unix socket (keep it loopback)"},
+	{"socket-mode", "FCGI_APP_SOCKET_MODE", OPT_MODE, F(socket_mode), 0, 0777,
+	 "octal permissions of the socket (default 0660)"},
+	{"socket-group", "FCGI_APP_SOCKET_GROUP", OPT_STR, F(socket_group), 0, 0,
+	 "group of the socket, e.g. www-data (default: unchanged)"},
+	{"backlog", "FCGI_APP_BACKLOG", OPT_UINT, F(backlog), 1, 65535,
+	 "listen backlog; a full one is a 502 from nginx (default 4096)"},
+	{"acceptors", "FCGI_APP_ACCEPTORS", OPT_UINT, F(acceptors), 1, 64,
+	 "threads that read requests with libfcgi (default 2)"},
+	{"workers", "FCGI_APP_WORKERS", OPT_UINT, F(workers), 1, 1024,
+	 "thread pool size for blocking work (default 10)"},
+	{"queue", "FCGI_APP_QUEUE", OPT_UINT, F(queue), 0, 1000000,
+	 "jobs that may wait for a worker; more is 503 (default 1000)"},
+	{"max-pending", "FCGI_APP_MAX_PENDING", OPT_UINT, F(max_pending), 1,
+	 10000000, "requests held at once; more is 503 (default 20000)"},
+	{"pending-timeout", "FCGI_APP_PENDING_TIMEOUT", OPT_UINT,
+	 F(pending_timeout), 1, 86400,
+	 "seconds a request may be held before a 504 (default 300)"},
+	{"max-sleep", "FCGI_APP_MAX_SLEEP", OPT_ULONG, F(max_sleep), 0, 86400,
+	 "largest n for /sleep/<n>; more is 400 (default 60)"},
+	{"max-body", "FCGI_APP_MAX_BODY", OPT_SIZE, F(max_body), 0, 1 << 30,
+	 "request body bytes; more is 413 (default 65536)"},
+	{"read-timeout-ms", "FCGI_APP_READ_TIMEOUT_MS", OPT_UINT,
+	 F(read_timeout_ms), 1, 600000,
+	 "ms a request read may stall before it is dropped (default 5000)"},
+	{"write-timeout", "FCGI_APP_WRITE_TIMEOUT", OPT_UINT, F(write_timeout), 1,
+	 3600, "seconds nginx may take to read a reply (default 30)"},
+	{"idle-timeout", "FCGI_APP_IDLE_TIMEOUT", OPT_UINT, F(idle_timeout), 1,
+	 86400, "seconds a kept-alive connection may idle (default 120)"},
+	{"fire-batch", "FCGI_APP_FIRE_BATCH", OPT_UINT, F(fire_batch), 1,
+	 1000000, "pending /simple completed per loop turn (default 256)"},
+	{"shutdown-grace", "FCGI_APP_SHUTDOWN_GRACE", OPT_UINT,
+	 F(shutdown_grace), 0, 3600,
+	 "seconds to finish replies after SIGTERM (default 10)"},
+	{"log-level", "FCGI_APP_LOG_LEVEL", OPT_LEVEL, F(log_level), 0, 0,
+	 "error, warn, info or debug (default info)"},
+	{"health", NULL, OPT_FLAG, F(health), 0, 0,
+	 "probe the app on --socket/--listen with GET /coro; exit 0 if 200"},
+};
+
+void config_defaults(struct config *c)
+{
+	*c = (struct config){
+		.socket_path = "/run/fcgi_app/app.sock",
+		.socket_mode = 0660,
+		.backlog = 4096,
+		.acceptors = 2,
+		.workers = 10,
+		.queue = 1000,
+		.max_pending = 20000,
+		.pending_timeout = 300,
+		.max_sleep = 60,
+		.max_body = 65536,
+		.read_timeout_ms = 5000,
+		.write_timeout = 30,
+		.idle_timeout = 120,
+		.fire_batch = 256,
+		.shutdown_grace = 10,
+		.log_level = LOG_LEVEL_INFO,
+	};
+}
+
+static int set_value(struct config *c, const struct option_spec *s,
+                     const char *v, const char *origin)
+{
+	char *base = (char *)c + s->offset;
+	if (s->kind == OPT_STR) {
+		*(const char **)(void *)base = *v ? v : NULL;
+		return 0;
+	}
+	if (s->kind == OPT_FLAG) {
+		*(bool *)(void *)base = true;
+		return 0;
+	}
+	if (s->kind == OPT_LEVEL) {
+		int lvl = log_parse_level(v);
+		if (lvl < 0) {
+			fprintf(stderr, "fcgi_app: %s: unknown log level '%s'\n",
+			        origin, v);
+			return -1;
+		}
+		*(int *)(void *)base = lvl;
+		return 0;
+	}
+	char *end;
+	errno = 0;
+	unsigned long long n = strtoull(v, &end, s->kind == OPT_MODE ? 8 : 10);
+	if (errno || end == v || *end || *v == '-' || n < s->min || n > s->max) {
+		fprintf(stderr, "fcgi_app: %s: '%s' is not %s from %lu to %lu\n",
+		        origin, v, s->kind == OPT_MODE ? "an octal mode" : "a number",
+		        s->min, s->max);
+		return -1;
+	}
+	switch (s->kind) {
+	case OPT_UINT:
+	case OPT_MODE:
+		*(unsigned *)(void *)base = (unsigned)n;
+		break;
+	case OPT_ULONG:
+		*(unsigned long *)(void *)base = (unsigned long)n;
+		break;
+	case OPT_SIZE:
+		*(size_t *)(void *)base = (size_t)n;
+		break;
+	default:
+		break;
+	}
+	return 0;
+}
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+	        "usage: fcgi_app [options]\n"
+	        "A non-blocking FastCGI backend for nginx (Klein's Non-Blocking "
+	        "Recipes in C).\nRuns in the foreground and logs to stderr; "
+	        "SIGTERM or SIGINT drains and exits.\n\n");
+	for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++) {
+		const struct option_spec *s = &specs[i];
+		fprintf(out, "  --%-18s %-26s %s\n", s->name,
+		        s->env ? s->env : "", s->help);
+	}
+	fprintf(out, "  --%-18s %-26s %s\n  --%-18s %-26s %s\n", "help", "",
+	        "this text", "version", "", "print the version");
+}
+
+int config_load(struct config *c, int argc, char **argv)
+{
+	enum { NSPEC = sizeof specs / sizeof specs[0] };
+	for (size_t i = 0; i < NSPEC; i++) {
+		const char *v = specs[i].env ? getenv(specs[i].env) : NULL;
+		if (v && set_value(c, &specs[i], v, specs[i].env) < 0)
+			return -1;
+	}
+
+	struct option longopts[NSPEC + 3];
+	for (size_t i = 0; i < NSPEC; i++)
+		longopts[i] = (struct option){
+		    specs[i].name,
+		    specs[i].kind == OPT_FLAG ? no_argument : required_argument,
+		    NULL, (int)i};
+	longopts[NSPEC] = (struct option){"help", no_argument, NULL, 'h'};
+	longopts[NSPEC + 1] = (struct option){"version", no_argument, NULL, 'V'};
+	longopts[NSPEC + 2] = (struct option){NULL, 0, NULL, 0};
+
+	optind = 1;
+	int ch;
+	while ((ch = getopt_long(argc, argv, "hV", longopts, NULL)) != -1) {
+		if (ch == 'h') {
+			usage(stdout);
+			return 1;
+		}
+		if (ch == 'V') {
+			printf("fcgi_app %s\n", FCGI_APP_VERSION);
+			return 1;
+		}
+		if (ch < 0 || (size_t)ch >= NSPEC) {
+			usage(stderr);
+			return -1;
+		}
+		char origin[64];
+		snprintf(origin, sizeof origin, "--%s", specs[ch].name);
+		if (set_value(c, &specs[ch], optarg ? optarg : "", origin) < 0)
+			return -1;
+	}
+	if (optind < argc) {
+		fprintf(stderr, "fcgi_app: unexpected argument '%s'\n", argv[optind]);
+		return -1;
+	}
+	return 0;
+}

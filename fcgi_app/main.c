@@ -1,0 +1,212 @@
+/*
+ * fcgi_app: Klein's "Non-Blocking Recipes" as a FastCGI backend for nginx.
+ *
+ * Start order: options -> fd limit -> FCGX_Init (then take back the signals
+ * it grabs) -> event_base with pthreads -> listening socket -> worker pool
+ * -> routes -> server (acceptor threads) -> loop.  Teardown runs in reverse.
+ */
+#include <errno.h>
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <fcgiapp.h>
+#include <fastcgi.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "listener.h"
+#include "log.h"
+#include "pool.h"
+#include "routes.h"
+#include "server.h"
+
+/* Ten thousand held requests need ten thousand fds: take the hard limit. */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			log_warn("msg=\"cannot raise the fd limit\" errno=%d", errno);
+	}
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+		log_info("msg=\"fd limit\" nofile=%llu",
+		         (unsigned long long)rl.rlim_cur);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	(void)what;
+	log_info("msg=\"signal received\" signal=%d", (int)sig);
+	server_drain(arg);
+}
+
+/* --health: one FastCGI GET /coro over the configured socket.  Exit 0 when
+ * the reply's status is 200.  Used by Docker's HEALTHCHECK. */
+static int health_check(const struct config *cfg)
+{
+	char err[256];
+	int fd = listener_connect(cfg->socket_path, cfg->listen_addr, err,
+	                          sizeof err);
+	if (fd < 0) {
+		fprintf(stderr, "fcgi_app: health: %s\n", err);
+		return 1;
+	}
+	struct timeval tv = {5, 0};
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+
+	static const char params[] = "\x0e\x03REQUEST_METHODGET"
+	                             "\x0c\x05" "DOCUMENT_URI/coro";
+	const size_t plen = sizeof params - 1;
+	unsigned char msg[64 + sizeof params];
+	size_t n = 0;
+	FCGI_BeginRequestRecord begin = {
+		.header = {FCGI_VERSION_1, FCGI_BEGIN_REQUEST, 0, 1, 0,
+		           sizeof(FCGI_BeginRequestBody), 0, 0},
+		.body = {.roleB1 = 0, .roleB0 = FCGI_RESPONDER},
+	};
+	memcpy(msg, &begin, sizeof begin);
+	n += sizeof begin;
+	FCGI_Header h = {FCGI_VERSION_1, FCGI_PARAMS, 0, 1, 0,
+	                 (unsigned char)plen, 0, 0};
+	memcpy(msg + n, &h, sizeof h);
+	n += sizeof h;
+	memcpy(msg + n, params, plen);
+	n += plen;
+	h.contentLengthB0 = 0;
+	memcpy(msg + n, &h, sizeof h); /* empty PARAMS */
+	n += sizeof h;
+	h.type = FCGI_STDIN;
+	memcpy(msg + n, &h, sizeof h); /* empty STDIN */
+	n += sizeof h;
+
+	char reply[4096];
+	size_t got = 0;
+	int ok = send(fd, msg, n, MSG_NOSIGNAL) == (ssize_t)n;
+	while (ok && got < sizeof reply - 1) {
+		ssize_t r = recv(fd, reply + got, sizeof reply - 1 - got, 0);
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	close(fd);
+	reply[got] = '\0';
+	/* The first STDOUT record's content starts after its 8-byte header. */
+	if (got > FCGI_HEADER_LEN &&
+	    strncmp(reply + FCGI_HEADER_LEN, "Status: 200 ", 12) == 0)
+		return 0;
+	fprintf(stderr, "fcgi_app: health: no 200 reply from the app\n");
+	return 1;
+}
+
+int main(int argc, char **argv)
+{
+	struct config cfg;
+	config_defaults(&cfg);
+	int rc = config_load(&cfg, argc, argv);
+	if (rc != 0)
+		return rc > 0 ? 0 : 2;
+	log_set_level((enum log_level)cfg.log_level);
+	if (cfg.health)
+		return health_check(&cfg);
+
+	int status = 1, listen_fd = -1;
+	struct event_base *base = NULL;
+	struct pool *pool = NULL;
+	struct routes *routes = NULL;
+	struct server *server = NULL;
+	struct event *sigterm = NULL, *sigint = NULL;
+
+	raise_fd_limit();
+	/* libfcgi only closes fds on protocol errors here; do not let it
+	 * linger 2 s on each. */
+	setenv("LIBFCGI_OS_CLOSE_POLL_TIMEOUT", "100", 0);
+	if (FCGX_Init() != 0) {
+		log_error("msg=\"FCGX_Init failed\"");
+		goto out;
+	}
+	/* FCGX_Init installed handlers for SIGPIPE, SIGUSR1 and SIGTERM; the
+	 * loop handles TERM/INT itself, and a broken pipe is an error code. */
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGUSR1, SIG_IGN);
+	signal(SIGTERM, SIG_DFL);
+
+	if (evthread_use_pthreads() < 0 || !(base = event_base_new())) {
+		log_error("msg=\"cannot create the event loop\"");
+		goto out;
+	}
+
+	char err[256];
+	if (cfg.listen_addr)
+		listen_fd = listener_tcp(cfg.listen_addr, (int)cfg.backlog, err,
+		                         sizeof err);
+	else
+		listen_fd = listener_unix(cfg.socket_path, cfg.socket_mode,
+		                          cfg.socket_group, (int)cfg.backlog, err,
+		                          sizeof err);
+	if (listen_fd < 0) {
+		log_error("msg=\"cannot listen\" err=\"%s\"", err);
+		goto out;
+	}
+
+	pool = pool_new(base, cfg.workers, cfg.queue);
+	routes = pool ? routes_new(base, pool, cfg.fire_batch, cfg.max_sleep)
+	              : NULL;
+	server = routes ? server_new(base, &cfg, pool, routes) : NULL;
+	if (!server) {
+		log_error("msg=\"cannot start\" err=\"%s\"", strerror(errno));
+		goto out;
+	}
+	sigterm = evsignal_new(base, SIGTERM, on_signal, server);
+	sigint = evsignal_new(base, SIGINT, on_signal, server);
+	if (!sigterm || !sigint || evsignal_add(sigterm, NULL) < 0 ||
+	    evsignal_add(sigint, NULL) < 0) {
+		log_error("msg=\"cannot handle signals\"");
+		goto out;
+	}
+	if ((rc = server_start(server, listen_fd)) < 0) {
+		log_error("msg=\"cannot start acceptors\" err=\"%s\"", strerror(-rc));
+		goto out;
+	}
+	log_info("msg=listening %s=%s workers=%u queue=%u acceptors=%u "
+	         "max_pending=%u pending_timeout=%u max_sleep=%lu",
+	         cfg.listen_addr ? "tcp" : "socket",
+	         cfg.listen_addr ? cfg.listen_addr : cfg.socket_path, cfg.workers,
+	         cfg.queue, cfg.acceptors, cfg.max_pending, cfg.pending_timeout,
+	         cfg.max_sleep);
+
+	if (event_base_dispatch(base) < 0)
+		log_error("msg=\"event loop failed\"");
+	else
+		status = 0;
+	log_info("msg=stopped");
+
+out:
+	if (listen_fd >= 0) {
+		close(listen_fd);
+		if (!cfg.listen_addr)
+			unlink(cfg.socket_path);
+	}
+	server_free(server);
+	routes_free(routes);
+	/* A worker still inside a long blocking call cannot be interrupted;
+	 * exiting ends it, joining would wait for it (and the pool's event
+	 * must outlive its workers, so the base stays too). */
+	bool stuck = pool && pool_busy(pool) > 0;
+	if (!stuck)
+		pool_free(pool);
+	if (sigterm)
+		event_free(sigterm);
+	if (sigint)
+		event_free(sigint);
+	if (base && !stuck)
+		event_base_free(base);
+	return status;
+}

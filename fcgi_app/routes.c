@@ -1,0 +1,339 @@
+/* routes: the demo's five routes on Deferreds (see routes.h). */
+#include "routes.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "deferred.h"
+#include "failure.h"
+#include "pool.h"
+
+/* A /simple waiting for the fire.  Lives on `waiting` (or on `firing` once
+ * a fire took it) until fired or cancelled; holds one Deferred reference. */
+struct waiter {
+	struct waiter *prev, *next;
+	struct deferred *d;
+	struct routes *owner;
+};
+
+struct routes {
+	struct pool *pool;
+	struct event *fire_ev; /* continues a fire on the next loop turn */
+	struct waiter waiting; /* sentinel of a circular list */
+	struct waiter firing;  /* taken by a fire, not yet fired */
+	size_t n_waiting; /* on either list: not yet fired */
+	unsigned fire_batch;
+	unsigned long max_sleep;
+};
+
+static void list_init(struct waiter *head)
+{
+	head->prev = head->next = head;
+}
+
+static void list_unlink(struct waiter *w)
+{
+	w->prev->next = w->next;
+	w->next->prev = w->prev;
+	w->prev = w->next = w;
+}
+
+static void list_push(struct waiter *head, struct waiter *w)
+{
+	w->prev = head->prev;
+	w->next = head;
+	head->prev->next = w;
+	head->prev = w;
+}
+
+static struct deferred_val fail_oom(void)
+{
+	return deferred_val_failure(failure_new("MemoryError", "out of memory"));
+}
+
+/* The demo's addTag(text, tag): '<{0}>{1}</{0}>'.format(tag, text). */
+static struct deferred_val add_tag(struct deferred_val v, void *arg)
+{
+	const char *tag = arg;
+	const char *text = v.kind == DEFERRED_VAL_PTR && v.ptr ? v.ptr : "None";
+	char *out;
+	if (asprintf(&out, "<%s>%s</%s>", tag, text, tag) < 0) {
+		deferred_val_free(v);
+		return fail_oom();
+	}
+	deferred_val_free(v);
+	return deferred_val_str(out);
+}
+
+static int add_tags(struct deferred *d, const char *const *tags, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (deferred_add_callback(d, add_tag, (void *)tags[i], NULL) < 0)
+			return -ENOMEM;
+	return 0;
+}
+
+/* ---- /simple and /simple/fire ---------------------------------------- */
+
+/* Klein's request.notifyFinish().addErrback(lambda _: d.cancel()) ends
+ * here when nginx drops a pending /simple: forget the waiter. */
+static void simple_cancel(struct deferred *d, void *arg)
+{
+	struct waiter *w = arg;
+	(void)d;
+	list_unlink(w);
+	w->owner->n_waiting--;
+	deferred_unref(w->d);
+	free(w);
+	/* Not firing d here: the library errbacks with CancelledError. */
+}
+
+static struct deferred *route_simple(struct routes *r)
+{
+	static const char *const tags[] = {"i", "u"};
+	struct waiter *w = calloc(1, sizeof *w);
+	if (!w)
+		return NULL;
+	struct deferred *d = deferred_new(simple_cancel, w);
+	if (!d || add_tags(d, tags, 2) < 0) {
+		deferred_unref(d);
+		free(w);
+		return NULL;
+	}
+	deferred_ref(d); /* the waiter's */
+	w->d = d;
+	w->owner = r;
+	list_push(&r->waiting, w);
+	r->n_waiting++;
+	return d;
+}
+
+/* Fires up to one batch of the waiters a fire took. */
+static void fire_batch(struct routes *r)
+{
+	for (unsigned i = 0; i < r->fire_batch && r->firing.next != &r->firing;
+	     i++) {
+		struct waiter *w = r->firing.next;
+		struct deferred *d = w->d;
+		list_unlink(w);
+		r->n_waiting--;
+		free(w);
+		/* Every waiter shares the one static value: no copy per
+		 * request; each chain's first addTag makes its own string. */
+		if (deferred_callback(d, deferred_val_static(ROUTES_FIRE_VALUE)) < 0)
+			deferred_cancel(d); /* cannot happen: waiters are unfired */
+		deferred_unref(d);
+	}
+	if (r->firing.next != &r->firing)
+		event_active(r->fire_ev, EV_TIMEOUT, 0);
+}
+
+static void on_fire_ev(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	fire_batch(arg);
+}
+
+static struct deferred *route_fire(struct routes *r)
+{
+	static const char fired[] =
+	    "Look at the <a href=\"/simple\">/simple</a> request tab.";
+	static const char not_set[] =
+	    "The callback has already been fired or not set! Go back to "
+	    "<a href=\"/async/simple\" target=\"new\">/async/simple</a> and "
+	    "initiate the Deferred.";
+	if (r->waiting.next == &r->waiting)
+		return deferred_succeed(deferred_val_static(not_set));
+	/* Take everything waiting now; later /simple wait for the next fire. */
+	struct waiter *first = r->waiting.next, *last = r->waiting.prev;
+	list_init(&r->waiting);
+	first->prev = r->firing.prev;
+	r->firing.prev->next = first;
+	last->next = &r->firing;
+	r->firing.prev = last;
+	fire_batch(r);
+	return deferred_succeed(deferred_val_static(fired));
+}
+
+/* ---- /error ------------------------------------------------------------ */
+
+/* The demo's raiseError: int('hello'), with Python's message. */
+static struct deferred_val raise_error(void *arg)
+{
+	const char *text = arg;
+	char *end;
+	errno = 0;
+	long v = strtol(text, &end, 10);
+	if (end == text || *end || errno)
+		return deferred_val_failure(failure_new(
+		    "ValueError", "invalid literal for int() with base 10: '%s'",
+		    text));
+	return deferred_val_ptr((void *)(intptr_t)v, NULL);
+}
+
+static struct deferred_val error_callback(struct deferred_val v, void *arg)
+{
+	int *status = arg;
+	*status = 400; /* request.setResponseCode(400) */
+	char *text = failure_to_string(v.failure);
+	char *out = NULL;
+	if (!text || asprintf(&out, "Uh oh spaghetti-Os!<br><br>ERROR: %s",
+	                      text) < 0) {
+		free(text);
+		deferred_val_free(v);
+		return fail_oom();
+	}
+	free(text);
+	deferred_val_free(v);
+	return deferred_val_str(out);
+}
+
+static struct deferred *route_error(int *status)
+{
+	static char hello[] = "hello";
+	struct deferred *d = deferred_maybe(raise_error, hello);
+	if (!d)
+		return NULL;
+	if (deferred_add_errback(d, error_callback, status, NULL) < 0 ||
+	    deferred_add_callback(d, add_tag, (void *)"strong", NULL) < 0) {
+		deferred_unref(d);
+		return NULL;
+	}
+	return d;
+}
+
+/* ---- /coro ------------------------------------------------------------- */
+
+/* inlineCallbacks in the demo: each `yield addTag(...)` is a step whose
+ * result feeds the next.  A chain of callbacks is that coroutine unrolled;
+ * a step returning a Deferred would pause it the same way a yield does. */
+static struct deferred *route_coro(void)
+{
+	static const char *const steps[] = {"i", "strong", "body", "html"};
+	struct deferred *d = deferred_succeed(
+	    deferred_val_static("This is a coroutine-like function!"));
+	if (d && add_tags(d, steps, 4) < 0) {
+		deferred_unref(d);
+		return NULL;
+	}
+	return d;
+}
+
+/* ---- /sleep/<n> -------------------------------------------------------- */
+
+/* The demo's blockingTask: runs on a worker thread. */
+static struct deferred_val blocking_task(void *arg)
+{
+	unsigned long n = (unsigned long)(uintptr_t)arg;
+	struct timespec ts = {(time_t)n, 0};
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+	char *out;
+	if (asprintf(&out, "Slept for %lu seconds", n) < 0)
+		return fail_oom();
+	return deferred_val_str(out);
+}
+
+static struct deferred *route_sleep(struct routes *r, unsigned long n)
+{
+	struct deferred *d = NULL;
+	int rc = pool_defer_to_thread(r->pool, blocking_task,
+	                              (void *)(uintptr_t)n, NULL, &d);
+	if (rc == 0)
+		return d;
+	if (rc == -EAGAIN)
+		return deferred_fail(failure_new(
+		    ROUTES_FAILURE_QUEUE_FULL,
+		    "All %u worker threads are busy and %u jobs are waiting.",
+		    pool_size(r->pool), pool_queued(r->pool)));
+	if (rc == -ESHUTDOWN)
+		return deferred_fail(
+		    failure_new(ROUTES_FAILURE_SHUTDOWN, "The server is stopping."));
+	return NULL;
+}
+
+static struct deferred *route_sleep_too_long(struct routes *r, int *status)
+{
+	*status = 400;
+	char *out;
+	if (asprintf(&out,
+	             "<html><head><title>400 Bad Request</title></head><body>"
+	             "<h1>400 Bad Request</h1><p>/sleep/&lt;n&gt; takes at most "
+	             "%lu seconds.</p></body></html>",
+	             r->max_sleep) < 0)
+		return NULL;
+	return deferred_succeed(deferred_val_str(out));
+}
+
+static struct deferred *route_not_found(int *status)
+{
+	*status = 404;
+	return deferred_succeed(deferred_val_static(
+	    "<html><head><title>404 Not Found</title></head><body>"
+	    "<h1>404 Not Found</h1><p>No such resource.</p></body></html>"));
+}
+
+struct deferred *routes_dispatch(struct routes *r, const struct router_match *m,
+                                 int *status)
+{
+	switch (m->route) {
+	case ROUTER_SIMPLE: return route_simple(r);
+	case ROUTER_SIMPLE_FIRE: return route_fire(r);
+	case ROUTER_ERROR: return route_error(status);
+	case ROUTER_CORO: return route_coro();
+	case ROUTER_SLEEP: return route_sleep(r, m->seconds);
+	case ROUTER_SLEEP_TOO_LONG: return route_sleep_too_long(r, status);
+	case ROUTER_NOT_FOUND: break;
+	}
+	return route_not_found(status);
+}
+
+size_t routes_simple_waiting(const struct routes *r)
+{
+	return r->n_waiting;
+}
+
+struct routes *routes_new(struct event_base *base, struct pool *pool,
+                          unsigned fire_batch, unsigned long max_sleep)
+{
+	struct routes *r = calloc(1, sizeof *r);
+	if (!r)
+		return NULL;
+	r->fire_ev = event_new(base, -1, 0, on_fire_ev, r);
+	if (!r->fire_ev) {
+		free(r);
+		return NULL;
+	}
+	list_init(&r->waiting);
+	list_init(&r->firing);
+	r->pool = pool;
+	r->fire_batch = fire_batch ? fire_batch : 1;
+	r->max_sleep = max_sleep;
+	return r;
+}
+
+static void cancel_all(struct waiter *head)
+{
+	while (head->next != head) {
+		struct deferred *d = head->next->d;
+		deferred_ref(d);
+		deferred_cancel(d); /* simple_cancel unlinks and frees */
+		deferred_unref(d);
+	}
+}
+
+void routes_free(struct routes *r)
+{
+	if (!r)
+		return;
+	cancel_all(&r->firing);
+	cancel_all(&r->waiting);
+	event_free(r->fire_ev);
+	free(r);
+}

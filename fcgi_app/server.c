@@ -1,0 +1,659 @@
+/* server: the loop's side of every request (see server.h). */
+#include "server.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "acceptor.h"
+#include "config.h"
+#include "deferred.h"
+#include "failure.h"
+#include "log.h"
+#include "pool.h"
+#include "request.h"
+#include "response.h"
+#include "router.h"
+#include "routes.h"
+
+struct server_stats {
+	uint64_t requests;  /* dispatched */
+	uint64_t aborted;   /* client went away while pending */
+	uint64_t timed_out; /* pending timeout: 504 */
+	uint64_t rejected;  /* 503: a cap, a full queue, or shutdown */
+	uint64_t failed;    /* 500: a handler's unexpected failure */
+	uint64_t kept;      /* requests that came on a kept connection */
+};
+
+/* A list of requests, linked through their prev/next. */
+struct rlist {
+	struct request *head, *tail;
+	size_t n;
+};
+
+struct server {
+	struct event_base *base;
+	const struct config *cfg;
+	struct pool *pool;
+	struct routes *routes;
+	struct acceptor *acceptor;
+
+	pthread_mutex_t inbox_mu; /* the only lock on the request path */
+	struct request *inbox_head, *inbox_tail;
+	struct event *inbox_ev;
+
+	/* Indexed by request->list.  Pending is oldest first, which is
+	 * deadline order, so one timer serves every pending request. */
+	struct rlist lists[4];
+	struct event *timeout_ev;
+	struct event *grace_ev;
+	size_t live; /* requests the loop owns */
+	bool draining;
+	struct server_stats stats;
+};
+
+enum { LIST_NONE, LIST_PENDING, LIST_WRITING, LIST_IDLE };
+#define PENDING(s) (&(s)->lists[LIST_PENDING])
+#define IDLE(s) (&(s)->lists[LIST_IDLE])
+
+static void on_idle(evutil_socket_t fd, short what, void *arg);
+static void on_pending_readable(evutil_socket_t fd, short what, void *arg);
+static void on_writable(evutil_socket_t fd, short what, void *arg);
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void rlist_push(struct rlist *l, struct request *r)
+{
+	r->next = NULL;
+	r->prev = l->tail;
+	if (l->tail)
+		l->tail->next = r;
+	else
+		l->head = r;
+	l->tail = r;
+	l->n++;
+}
+
+static void rlist_unlink(struct rlist *l, struct request *r)
+{
+	if (r->prev)
+		r->prev->next = r->next;
+	else
+		l->head = r->next;
+	if (r->next)
+		r->next->prev = r->prev;
+	else
+		l->tail = r->prev;
+	r->prev = r->next = NULL;
+	l->n--;
+}
+
+static void maybe_exit_loop(struct server *s)
+{
+	if (s->draining && s->live == 0)
+		event_base_loopexit(s->base, NULL);
+}
+
+static void stop_watching(struct request *r)
+{
+	if (r->ev_set) {
+		event_del(&r->ev);
+		r->ev_set = false;
+	}
+}
+
+static void watch(struct server *s, struct request *r, short what,
+                  event_callback_fn cb, unsigned timeout_s)
+{
+	stop_watching(r);
+	event_assign(&r->ev, s->base, r->fd, what, cb, r);
+	r->ev_set = true;
+	struct timeval tv = {(time_t)timeout_s, 0};
+	event_add(&r->ev, timeout_s ? &tv : NULL);
+}
+
+static void unlink_lists(struct server *s, struct request *r)
+{
+	if (r->list != LIST_NONE) {
+		rlist_unlink(&s->lists[r->list], r);
+		r->list = LIST_NONE;
+	}
+}
+
+static void link_list(struct server *s, struct request *r, int list)
+{
+	unlink_lists(s, r);
+	rlist_push(&s->lists[list], r);
+	r->list = (uint8_t)list;
+}
+
+/* The one place a request is freed.  `holds` keeps it alive while a frame
+ * that may have fired its Deferred still looks at it (hiredis' rule: a
+ * callback never frees its caller). */
+static void release(struct server *s, struct request *r)
+{
+	if (r->holds > 0 || r->state != REQUEST_DONE)
+		return;
+	stop_watching(r);
+	unlink_lists(s, r);
+	if (r->fd >= 0)
+		close(r->fd);
+	if (r->d)
+		deferred_unref(r->d);
+	request_free(r);
+	s->live--;
+	maybe_exit_loop(s);
+}
+
+/* The reply is out (or cannot be sent): close, or keep the connection
+ * for nginx's next request. */
+static void finish(struct server *s, struct request *r, bool close_conn)
+{
+	stop_watching(r);
+	unlink_lists(s, r);
+	r->state = REQUEST_DONE;
+	if (close_conn || !r->keep_conn || s->draining) {
+		release(s, r);
+		return;
+	}
+	if (r->d) {
+		deferred_unref(r->d);
+		r->d = NULL;
+	}
+	free(r->out);
+	r->out = NULL;
+	r->state = REQUEST_IDLE;
+	link_list(s, r, LIST_IDLE);
+	watch(s, r, EV_READ, on_idle, s->cfg->idle_timeout);
+}
+
+/* Sends what is left of r->out; true when all of it is out or the
+ * connection is broken (then `broken` is set). */
+static bool flush_out(struct request *r, bool *broken)
+{
+	while (r->out_off < r->out_len) {
+		ssize_t n = send(r->fd, r->out + r->out_off, r->out_len - r->out_off,
+		                 MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (n > 0) {
+			r->out_off += (uint32_t)n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return false;
+		*broken = true;
+		return true;
+	}
+	return true;
+}
+
+static void on_writable(evutil_socket_t fd, short what, void *arg)
+{
+	struct request *r = arg;
+	struct server *s = r->owner;
+	(void)fd;
+	bool broken = false;
+	if (what & EV_TIMEOUT) {
+		log_warn("msg=\"reply not read by nginx, closing\" fd=%d", r->fd);
+		finish(s, r, true);
+		return;
+	}
+	if (flush_out(r, &broken))
+		finish(s, r, broken);
+}
+
+/* Sends a whole reply.  Most go out in one send() from a stack buffer;
+ * only a short send leaves a heap copy behind for EV_WRITE. */
+static void respond(struct server *s, struct request *r,
+                    const struct response *resp)
+{
+	char stack[8192];
+	size_t need = response_encode(stack, sizeof stack, r->id, resp);
+	char *buf = stack;
+	if (need > sizeof stack) {
+		buf = malloc(need);
+		if (!buf) {
+			log_error("msg=\"out of memory for a reply\" bytes=%zu", need);
+			finish(s, r, true);
+			return;
+		}
+		response_encode(buf, need, r->id, resp);
+	}
+	ssize_t n;
+	do
+		n = send(r->fd, buf, need, MSG_DONTWAIT | MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	if (n == (ssize_t)need || (n < 0 && errno != EAGAIN)) {
+		if (buf != stack)
+			free(buf);
+		finish(s, r, n < 0);
+		return;
+	}
+	size_t sent = n > 0 ? (size_t)n : 0;
+	if (buf == stack) {
+		buf = malloc(need - sent);
+		if (!buf) {
+			finish(s, r, true);
+			return;
+		}
+		memcpy(buf, stack + sent, need - sent);
+		r->out_len = (uint32_t)(need - sent);
+		r->out_off = 0;
+	} else {
+		r->out_len = (uint32_t)need;
+		r->out_off = (uint32_t)sent;
+	}
+	r->out = buf;
+	link_list(s, r, LIST_WRITING);
+	r->state = REQUEST_WRITING;
+	watch(s, r, EV_WRITE | EV_PERSIST, on_writable, s->cfg->write_timeout);
+}
+
+static void respond_page(struct server *s, struct request *r, int status,
+                         const char *detail, const char *extra_headers)
+{
+	char body[1024];
+	size_t len = response_page(body, sizeof body, status, detail);
+	struct response resp = {.status = status, .body = body, .body_len = len,
+	                        .extra_headers = extra_headers, .head = r->head};
+	respond(s, r, &resp);
+}
+
+/* The callback the server appends to every route's Deferred, as Klein
+ * appends write_response. */
+static struct deferred_val on_result(struct deferred_val v, void *arg)
+{
+	struct request *r = arg;
+	struct server *s = r->owner;
+
+	if (r->aborted || r->state == REQUEST_DONE) {
+		deferred_val_free(v); /* nobody to answer: Klein suppresses it */
+		return deferred_val_none();
+	}
+	if (v.kind == DEFERRED_VAL_FAILURE) {
+		const struct failure *f = v.failure;
+		char detail[256];
+		if (failure_check(f, FAILURE_CANCELLED) && r->timed_out) {
+			s->stats.timed_out++;
+			snprintf(detail, sizeof detail,
+			         "The request was pending for more than %u seconds.",
+			         s->cfg->pending_timeout);
+			respond_page(s, r, 504, detail, NULL);
+		} else if (failure_check(f, ROUTES_FAILURE_QUEUE_FULL) ||
+		           failure_check(f, ROUTES_FAILURE_SHUTDOWN) ||
+		           (failure_check(f, FAILURE_CANCELLED) && s->draining)) {
+			s->stats.rejected++;
+			respond_page(s, r, 503,
+			             s->draining ? "The server is restarting or stopping."
+			                         : failure_message(f),
+			             "Retry-After: 1\r\n");
+		} else {
+			s->stats.failed++;
+			char *text = failure_to_string(f);
+			log_error("msg=\"unhandled failure\" route=%s failure=\"%s\"",
+			          router_route_name((enum router_route)r->route),
+			          text ? text : failure_type(f));
+			free(text);
+			respond_page(s, r, 500, "The request failed; see the app's log.",
+			             NULL);
+		}
+	} else if (v.kind == DEFERRED_VAL_PTR && v.ptr) {
+		const char *body = v.ptr;
+		struct response resp = {.status = r->status, .body = body,
+		                        .body_len = strlen(body), .head = r->head};
+		respond(s, r, &resp);
+	} else {
+		s->stats.failed++;
+		respond_page(s, r, 500, "The request produced no body.", NULL);
+	}
+	deferred_val_free(v);
+	return deferred_val_none();
+}
+
+/* ---- pending requests --------------------------------------------------- */
+
+static void arm_timeout(struct server *s)
+{
+	if (!PENDING(s)->head) {
+		evtimer_del(s->timeout_ev);
+		return;
+	}
+	uint64_t now = now_ms(), due = PENDING(s)->head->deadline_ms;
+	uint64_t wait = due > now ? due - now : 0;
+	struct timeval tv = {(time_t)(wait / 1000), (suseconds_t)(wait % 1000) * 1000};
+	evtimer_add(s->timeout_ev, &tv);
+}
+
+/* Cancels r's Deferred with r held, so on_result may answer it; then
+ * frees it if that finished it. */
+static void cancel_request(struct server *s, struct request *r)
+{
+	r->holds++;
+	deferred_cancel(r->d);
+	r->holds--;
+	if (r->state == REQUEST_PENDING) {
+		/* Nothing answered it (a handler that ignores cancel): drop. */
+		finish(s, r, true);
+		return;
+	}
+	release(s, r);
+}
+
+static void on_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *s = arg;
+	(void)fd;
+	(void)what;
+	uint64_t now = now_ms();
+	while (PENDING(s)->head && PENDING(s)->head->deadline_ms <= now) {
+		struct request *r = PENDING(s)->head;
+		unlink_lists(s, r);
+		r->timed_out = true;
+		cancel_request(s, r);
+	}
+	arm_timeout(s);
+}
+
+/* EV_READ on a pending request: nginx closed the connection because its
+ * client went away (it never sends FCGI_ABORT_REQUEST), or a peer broke
+ * the protocol.  Either way the request is over. */
+static void on_pending_readable(evutil_socket_t fd, short what, void *arg)
+{
+	struct request *r = arg;
+	struct server *s = r->owner;
+	(void)what;
+	char c;
+	ssize_t n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+		watch(s, r, EV_READ, on_pending_readable, 0);
+		return;
+	}
+	s->stats.aborted++;
+	log_debug("msg=\"client went away\" route=%s",
+	          router_route_name((enum router_route)r->route));
+	r->aborted = true;
+	r->keep_conn = false;
+	unlink_lists(s, r);
+	cancel_request(s, r); /* on_result skips it; r is freed after this */
+}
+
+static void make_pending(struct server *s, struct request *r)
+{
+	r->state = REQUEST_PENDING;
+	r->deadline_ms = now_ms() + (uint64_t)s->cfg->pending_timeout * 1000;
+	bool was_empty = PENDING(s)->head == NULL;
+	link_list(s, r, LIST_PENDING);
+	if (was_empty)
+		arm_timeout(s);
+	watch(s, r, EV_READ, on_pending_readable, 0);
+}
+
+/* ---- kept connections ----------------------------------------------------- */
+
+static void on_idle(evutil_socket_t fd, short what, void *arg)
+{
+	struct request *r = arg;
+	struct server *s = r->owner;
+	char c;
+	ssize_t n = (what & EV_READ) ? recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT)
+	                             : 0;
+	if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+		watch(s, r, EV_READ, on_idle, s->cfg->idle_timeout);
+		return;
+	}
+	stop_watching(r);
+	unlink_lists(s, r);
+	r->state = REQUEST_DONE;
+	/* Its next request has begun: an acceptor reads it with libfcgi. */
+	if (n > 0 && !s->draining && acceptor_resume(s->acceptor, r->fd) == 0)
+		r->fd = -1;
+	release(s, r);
+}
+
+/* ---- dispatch ------------------------------------------------------------- */
+
+static bool may_pend(enum router_route route)
+{
+	return route == ROUTER_SIMPLE || route == ROUTER_SLEEP;
+}
+
+static void respond_status_page(struct server *s, struct request *r)
+{
+	char body[1024];
+	int n = snprintf(
+	    body, sizeof body,
+	    "pending %zu\nsimple_waiting %zu\nidle_connections %zu\n"
+	    "live_requests %zu\npool_size %u\npool_busy %u\npool_queued %u\n"
+	    "requests_total %llu\naborted_total %llu\ntimed_out_total %llu\n"
+	    "rejected_total %llu\nfailed_total %llu\nkept_alive_total %llu\n",
+	    PENDING(s)->n, routes_simple_waiting(s->routes), IDLE(s)->n, s->live,
+	    pool_size(s->pool), pool_busy(s->pool), pool_queued(s->pool),
+	    (unsigned long long)s->stats.requests,
+	    (unsigned long long)s->stats.aborted,
+	    (unsigned long long)s->stats.timed_out,
+	    (unsigned long long)s->stats.rejected,
+	    (unsigned long long)s->stats.failed,
+	    (unsigned long long)s->stats.kept);
+	struct response resp = {.status = 200, .content_type = RESPONSE_TEXT,
+	                        .body = body, .body_len = (size_t)n,
+	                        .head = r->head};
+	respond(s, r, &resp);
+}
+
+static void dispatch(struct server *s, struct request *r)
+{
+	s->stats.requests++;
+	r->owner = s;
+	r->status = 200;
+	if (r->early_status == 413) {
+		char detail[128];
+		snprintf(detail, sizeof detail,
+		         "The request body is larger than %zu bytes.",
+		         s->cfg->max_body);
+		respond_page(s, r, 413, detail, NULL);
+		return;
+	}
+	if (r->early_status) {
+		respond_page(s, r, 400, "The request could not be understood.", NULL);
+		return;
+	}
+	if (r->status_page) {
+		respond_status_page(s, r);
+		return;
+	}
+	if (s->draining) {
+		s->stats.rejected++;
+		respond_page(s, r, 503, "The server is restarting or stopping.",
+		             "Retry-After: 1\r\n");
+		return;
+	}
+	if (may_pend((enum router_route)r->route) &&
+	    PENDING(s)->n >= s->cfg->max_pending) {
+		s->stats.rejected++;
+		char detail[128];
+		snprintf(detail, sizeof detail,
+		         "Too many pending requests (the limit is %u).",
+		         s->cfg->max_pending);
+		respond_page(s, r, 503, detail, "Retry-After: 1\r\n");
+		return;
+	}
+
+	struct router_match m = {(enum router_route)r->route, r->seconds};
+	r->holds++;
+	r->d = routes_dispatch(s->routes, &m, &r->status);
+	if (!r->d || deferred_add_both(r->d, on_result, r, NULL) < 0) {
+		r->holds--;
+		s->stats.failed++;
+		respond_page(s, r, 503, "The server is out of memory.",
+		             "Retry-After: 1\r\n");
+		return;
+	}
+	r->holds--;
+	if (r->state == REQUEST_NEW)
+		make_pending(s, r); /* its Deferred has not fired */
+	else
+		release(s, r);
+}
+
+static void on_inbox(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *s = arg;
+	(void)fd;
+	(void)what;
+	/* Activations merge, so take everything queued since the last run. */
+	pthread_mutex_lock(&s->inbox_mu);
+	struct request *r = s->inbox_head;
+	s->inbox_head = s->inbox_tail = NULL;
+	pthread_mutex_unlock(&s->inbox_mu);
+	while (r) {
+		struct request *next = r->next;
+		r->next = NULL;
+		s->live++;
+		dispatch(s, r);
+		r = next;
+	}
+}
+
+void server_deliver(void *server, struct request *r)
+{
+	struct server *s = server;
+	r->next = NULL;
+	pthread_mutex_lock(&s->inbox_mu);
+	if (s->inbox_tail)
+		s->inbox_tail->next = r;
+	else
+		s->inbox_head = r;
+	s->inbox_tail = r;
+	pthread_mutex_unlock(&s->inbox_mu);
+	event_active(s->inbox_ev, EV_READ, 0);
+}
+
+/* ---- lifecycle ------------------------------------------------------------ */
+
+struct server *server_new(struct event_base *base, const struct config *cfg,
+                          struct pool *pool, struct routes *routes)
+{
+	struct server *s = calloc(1, sizeof *s);
+	if (!s)
+		return NULL;
+	s->base = base;
+	s->cfg = cfg;
+	s->pool = pool;
+	s->routes = routes;
+	pthread_mutex_init(&s->inbox_mu, NULL);
+	s->inbox_ev = event_new(base, -1, 0, on_inbox, s);
+	s->timeout_ev = evtimer_new(base, on_timeout, s);
+	if (!s->inbox_ev || !s->timeout_ev) {
+		server_free(s);
+		errno = ENOMEM;
+		return NULL;
+	}
+	return s;
+}
+
+int server_start(struct server *s, int listen_fd)
+{
+	struct acceptor_opts o = {
+		.threads = s->cfg->acceptors,
+		.max_body = s->cfg->max_body,
+		.read_timeout_ms = s->cfg->read_timeout_ms,
+		.max_sleep = s->cfg->max_sleep,
+	};
+	s->acceptor = acceptor_start(listen_fd, &o, server_deliver, s);
+	return s->acceptor ? 0 : -errno;
+}
+
+size_t server_pending(const struct server *s)
+{
+	return PENDING(s)->n;
+}
+
+static void on_grace(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *s = arg;
+	(void)fd;
+	(void)what;
+	log_warn("msg=\"shutdown grace over\" unfinished=%zu", s->live);
+	event_base_loopexit(s->base, NULL);
+}
+
+void server_drain(struct server *s)
+{
+	if (s->draining)
+		return;
+	s->draining = true;
+	log_info("msg=draining pending=%zu idle=%zu", PENDING(s)->n, IDLE(s)->n);
+	/* Joining is quick: the threads sit in poll(); one in the middle of a
+	 * stalled read takes at most read_timeout_ms. */
+	acceptor_stop(s->acceptor);
+	s->acceptor = NULL;
+	on_inbox(-1, 0, s); /* requests parsed before the stop: 503 */
+	pool_stop(s->pool); /* queued jobs errback: 503 */
+	while (PENDING(s)->head)
+		cancel_request(s, PENDING(s)->head);
+	while (IDLE(s)->head) {
+		struct request *r = IDLE(s)->head;
+		unlink_lists(s, r);
+		r->state = REQUEST_DONE;
+		release(s, r);
+	}
+	s->grace_ev = evtimer_new(s->base, on_grace, s);
+	struct timeval tv = {(time_t)s->cfg->shutdown_grace, 0};
+	if (s->grace_ev)
+		evtimer_add(s->grace_ev, &tv);
+	maybe_exit_loop(s);
+}
+
+/* At exit: no replies, but no Deferred may call back into a freed
+ * request either, so each is cancelled while marked aborted. */
+static void drop_list(struct server *s, struct rlist *l)
+{
+	while (l->head) {
+		struct request *r = l->head;
+		unlink_lists(s, r);
+		r->aborted = true;
+		if (r->d && r->state == REQUEST_PENDING)
+			deferred_cancel(r->d);
+		r->state = REQUEST_DONE;
+		r->holds = 0;
+		release(s, r);
+	}
+}
+
+void server_free(struct server *s)
+{
+	if (!s)
+		return;
+	acceptor_stop(s->acceptor);
+	for (int i = LIST_PENDING; i <= LIST_IDLE; i++)
+		drop_list(s, &s->lists[i]);
+	struct request *r = s->inbox_head;
+	while (r) {
+		struct request *next = r->next;
+		close(r->fd);
+		request_free(r);
+		r = next;
+	}
+	if (s->inbox_ev)
+		event_free(s->inbox_ev);
+	if (s->timeout_ev)
+		event_free(s->timeout_ev);
+	if (s->grace_ev)
+		event_free(s->grace_ev);
+	pthread_mutex_destroy(&s->inbox_mu);
+	free(s);
+}

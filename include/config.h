@@ -1,0 +1,42 @@
+/*
+ * config: command-line flags and FCGI_APP_* environment variables.
+ *
+ * Every limit the app enforces is here, with its default; flags win over
+ * the environment.  `fcgi_app --help` prints the same table.
+ */
+#ifndef FCGI_APP_CONFIG_H
+#define FCGI_APP_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct config {
+	const char *socket_path;   /* unix socket to create */
+	const char *listen_addr;   /* HOST:PORT: TCP instead (NULL: unix) */
+	unsigned socket_mode;      /* permission bits of the socket file */
+	const char *socket_group;  /* group of the socket file, or NULL */
+	unsigned backlog;          /* listen() backlog */
+	unsigned acceptors;        /* libfcgi reader threads */
+	unsigned workers;          /* thread pool size */
+	unsigned queue;            /* jobs that may wait for a worker */
+	unsigned max_pending;      /* requests held at once; 503 past it */
+	unsigned pending_timeout;  /* seconds before a held request gets 504 */
+	unsigned long max_sleep;   /* /sleep/<n> above it: 400 */
+	size_t max_body;           /* request body bytes; 413 past it */
+	unsigned read_timeout_ms;  /* a stalled request read is dropped */
+	unsigned write_timeout;    /* seconds nginx may take to read a reply */
+	unsigned idle_timeout;     /* seconds a kept connection may idle */
+	unsigned fire_batch;       /* /simple fired per loop turn */
+	unsigned shutdown_grace;   /* seconds to finish replies on SIGTERM */
+	int log_level;             /* enum log_level */
+	bool health;               /* --health: probe a running app, exit */
+};
+
+void config_defaults(struct config *c);
+
+/* Applies FCGI_APP_* variables, then argv.  Returns 0 to run, 1 when it
+ * printed --help or --version (exit 0), -1 after printing an error to
+ * stderr (exit 2). */
+int config_load(struct config *c, int argc, char **argv);
+
+#endif

@@ -1,0 +1,64 @@
+/*
+ * request: one FastCGI request, from the acceptor that parsed it to the
+ * loop that answers it.
+ *
+ * Ownership: an acceptor thread allocates it with request_new and owns it
+ * until it hands it to the server (server_deliver); from then on the loop
+ * thread owns it, and the server frees it exactly once.  Worker threads
+ * never see it.  The fd belongs to the request (closed by the server, or
+ * handed back to an acceptor for the next request of a kept connection).
+ *
+ * A held request costs this struct (an embedded struct event included) and
+ * its Deferred; libfcgi's 16 KB of stream buffers are freed before hand-off.
+ */
+#ifndef FCGI_APP_REQUEST_H
+#define FCGI_APP_REQUEST_H
+
+#include <event2/event_struct.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "router.h"
+
+struct deferred;
+
+enum request_state {
+	REQUEST_NEW,     /* parsed, not yet answered */
+	REQUEST_PENDING, /* waiting on its Deferred; fd watched for EOF */
+	REQUEST_WRITING, /* reply partly sent; fd watched for EV_WRITE */
+	REQUEST_IDLE,    /* kept connection waiting for its next request */
+	REQUEST_DONE,    /* answered (or aborted); freed when not held */
+};
+
+struct request {
+	struct request *prev, *next; /* inbox, then the pending list */
+	struct event ev;             /* EOF watch, write, or idle watch */
+	struct deferred *d;          /* one reference, while answering */
+	void *owner;                 /* the server, for event callbacks */
+	char *out;                   /* unsent rest of the reply (malloc) */
+	uint64_t deadline_ms;        /* pending timeout (monotonic) */
+	unsigned long seconds;       /* /sleep/<n> */
+	uint32_t out_len, out_off;
+	int fd;
+	int status;                  /* HTTP status the handlers set */
+	uint16_t id;                 /* FastCGI request id */
+	uint16_t early_status;       /* acceptor's verdict: 400/413, else 0 */
+	uint8_t route;               /* enum router_route */
+	uint8_t state;               /* enum request_state */
+	uint8_t holds;               /* frames that still use it */
+	uint8_t list;                /* which server list holds it, 0: none */
+	bool keep_conn : 1;          /* FCGI_KEEP_CONN was set */
+	bool head : 1;               /* HEAD: no body */
+	bool status_page : 1;        /* nginx asked for the counters */
+	bool aborted : 1;            /* nginx closed the connection */
+	bool timed_out : 1;          /* pending timeout hit */
+	bool ev_set : 1;             /* ev was assigned */
+};
+
+/* Zeroed request for `fd`; NULL when out of memory. */
+struct request *request_new(int fd);
+/* Frees the struct and its buffer; the fd and Deferred are the caller's
+ * business (the server closes or hands on the fd, drops the Deferred). */
+void request_free(struct request *r);
+
+#endif

@@ -1,0 +1,52 @@
+/*
+ * routes: the demo's handlers, each returning a Deferred, as Klein's do.
+ *
+ * A handler's Deferred fires with the response body (a NUL-terminated
+ * string) or a failure; handlers set the HTTP status through `*status`, the
+ * way the demo's errback calls request.setResponseCode(400).  The server
+ * appends its own callback that writes the reply, exactly as Klein appends
+ * write_response to the Deferred a route returns.
+ *
+ * Every /simple owns its own Deferred, kept in a registry until
+ * /simple/fire fires them all (in batches of `fire_batch` per loop turn, so
+ * a fan-out to thousands never stalls other requests).
+ *
+ * Runs on the loop thread.
+ */
+#ifndef FCGI_APP_ROUTES_H
+#define FCGI_APP_ROUTES_H
+
+#include <stddef.h>
+
+#include "router.h"
+
+struct deferred;
+struct event_base;
+struct pool;
+struct routes;
+
+/* Failure types the server maps to statuses. */
+#define ROUTES_FAILURE_QUEUE_FULL "fcgi_app.QueueFull"   /* 503 */
+#define ROUTES_FAILURE_SHUTDOWN "fcgi_app.ShuttingDown"  /* 503 */
+
+/* The value /simple/fire fires every pending /simple with. */
+#define ROUTES_FIRE_VALUE "This is a simple callback...FIRE!"
+
+/* Borrows base and pool for its lifetime.  NULL when out of memory. */
+struct routes *routes_new(struct event_base *base, struct pool *pool,
+                          unsigned fire_batch, unsigned long max_sleep);
+
+/* Starts route `m`.  Returns a Deferred (one reference, the caller's), or
+ * NULL when out of memory.  `status` is borrowed until the Deferred fires
+ * (it stays 200 unless a handler changes it). */
+struct deferred *routes_dispatch(struct routes *r, const struct router_match *m,
+                                 int *status);
+
+/* /simple requests waiting for a fire (including a fire in progress). */
+size_t routes_simple_waiting(const struct routes *r);
+
+/* Cancels every waiting /simple (their Deferreds errback with
+ * CancelledError), then frees.  NULL is fine. */
+void routes_free(struct routes *r);
+
+#endif

@@ -1,0 +1,48 @@
+/*
+ * server: the libevent loop's side of every request.
+ *
+ * It receives parsed requests from the acceptor threads (one locked inbox
+ * and one event_active), runs the route's handler, and owns each request
+ * until it is answered: a request whose Deferred has not fired is
+ * "pending" and costs its fd, its struct request and its Deferred, watched
+ * for EOF (nginx closes the connection when the client goes away: the
+ * Deferred is cancelled and everything freed at once) and for the pending
+ * timeout (504).  Replies go out with non-blocking send()s; a kept-alive
+ * connection waits idle on the loop and goes back to an acceptor when its
+ * next request arrives.
+ *
+ * Runs on the loop thread, except server_deliver.
+ */
+#ifndef FCGI_APP_SERVER_H
+#define FCGI_APP_SERVER_H
+
+#include <stddef.h>
+
+struct config;
+struct event_base;
+struct pool;
+struct request;
+struct routes;
+struct server;
+
+/* Borrows everything for its lifetime.  NULL on error (errno set). */
+struct server *server_new(struct event_base *base, const struct config *cfg,
+                          struct pool *pool, struct routes *routes);
+
+/* Starts the acceptor threads on `listen_fd` (borrowed).  0 or -errno. */
+int server_start(struct server *s, int listen_fd);
+
+/* Any thread: hands a parsed request to the loop.  Takes ownership. */
+void server_deliver(void *server, struct request *r);
+
+/* SIGTERM: stop accepting, answer every held request 503, finish the
+ * replies in flight, then leave the loop (after at most shutdown_grace
+ * seconds). */
+void server_drain(struct server *s);
+
+size_t server_pending(const struct server *s);
+
+/* Frees what is left (closing fds without replies).  NULL is fine. */
+void server_free(struct server *s);
+
+#endif

@@ -1,0 +1,104 @@
+# Shell functions that run fcgi_app behind a private nginx; sourced by
+# scripts/run.sh (`make run`) and the integration tests, so both start the
+# stack the same way.  Nothing here touches the system nginx.
+#
+# stack_init DIR PORT    private dir (socket, logs, generated nginx.conf)
+# stack_start_app ARGS   start $BUILD/fcgi_app on DIR/app.sock, wait for it
+# stack_start_nginx      start nginx on 127.0.0.1:PORT, wait for it
+# stack_stop             SIGTERM both, wait; safe to call twice
+#
+# When run as root, nginx's workers run as www-data: the private dir and the
+# socket get that group (0750 / 0660), so only nginx may connect.
+
+STACK_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+: "${BUILD:=build}"
+STACK_APP_PID=""
+STACK_NGINX_PID=""
+
+stack_init() {
+	STACK_DIR=$1
+	STACK_PORT=$2
+	mkdir -p "$STACK_DIR"
+	STACK_SOCK=$STACK_DIR/app.sock
+	STACK_GROUP=""
+	if [ "$(id -u)" = 0 ]; then
+		STACK_GROUP=www-data
+		chgrp "$STACK_GROUP" "$STACK_DIR"
+		chmod 0750 "$STACK_DIR"
+		# nginx's workers must also reach the dir through its parents.
+		local d=$STACK_DIR
+		while d=$(dirname "$d") && [ "$d" != / ]; do
+			chmod o+x "$d" 2>/dev/null || true
+		done
+	fi
+	stack_write_nginx_conf
+}
+
+# The project's nginx.conf and snippets, with the port, socket, pid file,
+# logs and temp paths moved into STACK_DIR.
+stack_write_nginx_conf() {
+	local n=$STACK_ROOT/nginx d=$STACK_DIR
+	sed "s#unix:/run/fcgi_app/app.sock#unix:$STACK_SOCK#" \
+		"$n/fcgi_app_upstream.conf" >"$d/fcgi_app_upstream.conf"
+	cp "$n/fcgi_app_locations.conf" "$n/fcgi_app_params.conf" "$d/"
+	{
+		[ -n "$STACK_GROUP" ] && echo "user www-data $STACK_GROUP;"
+		sed -e "s#listen 127.0.0.1:8000#listen 127.0.0.1:$STACK_PORT#" \
+			-e "s#^pid .*#pid $d/nginx.pid;#" \
+			-e "s#^error_log .*#error_log ${STACK_NGINX_LOG:-$d/nginx.log} notice;#" \
+			-e "s#^http {#http {\n    client_body_temp_path $d/tmp_body;\n    fastcgi_temp_path $d/tmp_fastcgi;\n    proxy_temp_path $d/tmp_proxy;\n    scgi_temp_path $d/tmp_scgi;\n    uwsgi_temp_path $d/tmp_uwsgi;#" \
+			"$n/nginx.conf"
+	} >"$d/nginx.conf"
+}
+
+# Waits up to $2 seconds for command $1 to succeed.
+stack_wait() {
+	local i
+	for i in $(seq 1 $(($2 * 20))); do
+		eval "$1" >/dev/null 2>&1 && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+stack_start_app() {
+	local group_arg=()
+	[ -n "$STACK_GROUP" ] && group_arg=(--socket-group "$STACK_GROUP")
+	"$STACK_ROOT/$BUILD/fcgi_app" --socket "$STACK_SOCK" --socket-mode 0660 \
+		"${group_arg[@]}" "$@" 2>>"${STACK_APP_LOG:-$STACK_DIR/app.log}" &
+	STACK_APP_PID=$!
+	if ! stack_wait "'$STACK_ROOT/$BUILD/fcgi_app' --health --socket '$STACK_SOCK'" 10; then
+		echo "fcgi_app did not come up; its log:" >&2
+		cat "${STACK_APP_LOG:-$STACK_DIR/app.log}" >&2
+		return 1
+	fi
+}
+
+stack_start_nginx() {
+	nginx -p "$STACK_DIR" -c "$STACK_DIR/nginx.conf" -e "${STACK_NGINX_LOG:-$STACK_DIR/nginx.log}" \
+		-g 'daemon off;' &
+	STACK_NGINX_PID=$!
+	if ! stack_wait "curl -s -o /dev/null http://127.0.0.1:$STACK_PORT/coro" 10; then
+		echo "nginx did not come up; its log:" >&2
+		cat "${STACK_NGINX_LOG:-$STACK_DIR/nginx.log}" >&2
+		return 1
+	fi
+}
+
+stack_stop() {
+	local pid
+	for pid in $STACK_NGINX_PID $STACK_APP_PID; do
+		kill -TERM "$pid" 2>/dev/null || true
+	done
+	for pid in $STACK_NGINX_PID $STACK_APP_PID; do
+		# Bounded: a stuck process is killed after 15 s.
+		for _ in $(seq 1 150); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -KILL "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	done
+	STACK_NGINX_PID=""
+	STACK_APP_PID=""
+}

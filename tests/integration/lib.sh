@@ -1,0 +1,98 @@
+# Helpers for the integration tests: a private app + nginx per test file,
+# curl through nginx, and checks that print one line each.
+#
+# A test file: . lib.sh; it_start [app args]; checks...; it_done.
+set -uo pipefail
+IT_DIR_SELF=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$IT_DIR_SELF/../../scripts/stack.sh"
+
+IT_NAME=$(basename "$0" .sh)
+IT_PASS=0
+IT_FAIL=0
+IT_TMP=$(mktemp -d /tmp/fcgi_app-it.XXXXXX)
+trap 'it_cleanup' EXIT
+
+it_cleanup() {
+	stack_stop
+	jobs -p | xargs -r kill 2>/dev/null
+	wait 2>/dev/null
+	if [ "$IT_FAIL" -gt 0 ]; then
+		echo "--- $IT_NAME: app log (tail)"; tail -n 30 "$IT_TMP/stack/app.log" 2>/dev/null
+		echo "--- $IT_NAME: nginx log (tail)"; tail -n 30 "$IT_TMP/stack/nginx.log" 2>/dev/null
+	fi
+	rm -rf "$IT_TMP"
+}
+
+# A port on 127.0.0.1 nobody listens on.
+it_free_port() {
+	local p
+	while :; do
+		p=$((20000 + RANDOM % 20000))
+		ss -Hltn "sport = :$p" | grep -q . || { echo "$p"; return; }
+	done
+}
+
+it_start() {
+	IT_PORT=$(it_free_port)
+	stack_init "$IT_TMP/stack" "$IT_PORT"
+	stack_start_app "$@" || { IT_FAIL=$((IT_FAIL + 1)); exit 1; }
+	stack_start_nginx || { IT_FAIL=$((IT_FAIL + 1)); exit 1; }
+	IT_URL=http://127.0.0.1:$IT_PORT
+}
+
+it_restart() {
+	stack_stop
+	rm -rf "$IT_TMP/stack"
+	it_start "$@"
+}
+
+ok() { IT_PASS=$((IT_PASS + 1)); echo "ok   $IT_NAME: $1"; }
+fail() { IT_FAIL=$((IT_FAIL + 1)); echo "FAIL $IT_NAME: $1"; }
+
+# check NAME EXPECTED ACTUAL
+check() {
+	if [ "$2" == "$3" ]; then ok "$1"; else
+		fail "$1"; printf '     expected: %q\n     actual:   %q\n' "$2" "$3"
+	fi
+}
+
+# check_true NAME COMMAND...
+check_true() {
+	local name=$1; shift
+	if "$@"; then ok "$name"; else fail "$name"; fi
+}
+
+# get [curl args] PATH: sets STATUS, CTYPE, BODY (exact bytes, via a file)
+get() {
+	local path=${!#} args=("${@:1:$#-1}")
+	local out
+	out=$(curl -s --max-time 30 "${args[@]}" -o "$IT_TMP/body" \
+		-w '%{http_code}\n%{content_type}' "$IT_URL$path")
+	STATUS=$(sed -n 1p <<<"$out")
+	CTYPE=$(sed -n 2p <<<"$out")
+	BODY=$(cat "$IT_TMP/body"; printf x)
+	BODY=${BODY%x} # keep trailing newlines: bodies are compared exactly
+	rm -f "$IT_TMP/body"
+}
+
+# The app's counter NAME from its status page.
+counter() {
+	curl -s --max-time 5 "$IT_URL/_fcgi_app/status" | awk -v k="$1" '$1 == k { print $2 }'
+}
+
+# Waits up to $2 s until counter $1 equals $3.
+wait_counter() {
+	local i
+	for i in $(seq 1 $(($2 * 10))); do
+		[ "$(counter "$1")" = "$3" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+now_ms() { date +%s%3N; }
+
+it_done() {
+	echo "$IT_NAME: $IT_PASS passed, $IT_FAIL failed"
+	[ "$IT_FAIL" -eq 0 ]
+}

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Every limit answers with its own status instead of growing: pending cap
+# (503), pending timeout (504), full worker queue (503), body size (413),
+# /sleep maximum (400).
+. "$(dirname "$0")/lib.sh"
+it_start --max-pending 3 --pending-timeout 3 --workers 1 --queue 1 \
+	--max-sleep 5 --max-body 100
+
+# Pending cap.
+for i in 1 2 3; do curl -s --max-time 10 -o "$IT_TMP/p$i" "$IT_URL/simple" & done
+check_true "3 pending at the cap" wait_counter pending 5 3
+hdr=$(curl -s -D - -o "$IT_TMP/capbody" --max-time 5 "$IT_URL/simple" | tr -d '\r')
+check_true "4th /simple over the cap is 503" grep -q "^HTTP/1.1 503 Service Unavailable" <<<"$hdr"
+check_true "cap 503 has Retry-After" grep -qi "^Retry-After: 1" <<<"$hdr"
+check_true "cap 503 body names the limit" grep -q "the limit is 3" "$IT_TMP/capbody"
+get /coro
+check "/coro still served at the pending cap" 200 "$STATUS"
+get /simple/fire
+wait
+check "a capped-out pending /simple still completes on fire" '<u><i>This is a simple callback...FIRE!</i></u>' "$(cat "$IT_TMP/p1")"
+
+# Pending timeout: the app, not nginx, answers 504.
+t0=$(now_ms)
+get /simple
+t=$(( $(now_ms) - t0 ))
+check "pending timeout is 504" 504 "$STATUS"
+check_true "504 body says how long" grep -q "more than 3 seconds" <<<"$BODY"
+check_true "504 came after ${t} ms, between 2900 and 5000 (timeout 3 s)" [ "$t" -ge 2900 -a "$t" -lt 5000 ]
+check "pending is 0 after the timeout" 0 "$(counter pending)"
+check "timed_out_total counted it" 1 "$(counter timed_out_total)"
+
+# Worker queue: 1 worker + 1 waiting job; the third gets 503 at once.
+curl -s --max-time 10 -o /dev/null "$IT_URL/sleep/2" &
+check_true "the worker is busy" wait_counter pool_busy 5 1
+curl -s --max-time 10 -o "$IT_TMP/q2" "$IT_URL/sleep/1" &
+check_true "one job queued" wait_counter pool_queued 5 1
+t0=$(now_ms)
+hdr=$(curl -s -D - -o "$IT_TMP/qbody" --max-time 5 "$IT_URL/sleep/1" | tr -d '\r')
+t=$(( $(now_ms) - t0 ))
+check_true "full queue is 503" grep -q "^HTTP/1.1 503 " <<<"$hdr"
+check_true "full-queue 503 has Retry-After" grep -qi "^Retry-After: 1" <<<"$hdr"
+check_true "full-queue 503 says why" grep -q "worker threads are busy" "$IT_TMP/qbody"
+check_true "full-queue 503 is immediate (${t} ms < 500)" [ "$t" -lt 500 ]
+wait
+check "the queued job still ran" "Slept for 1 seconds" "$(cat "$IT_TMP/q2")"
+
+# Body limit (nginx allows 64k; the app's own cap is 100 bytes here).
+get -X POST --data-binary "$(head -c 1000 /dev/zero | tr '\0' a)" /coro
+check "body over --max-body is 413" 413 "$STATUS"
+check_true "413 body names the limit" grep -q "larger than 100 bytes" <<<"$BODY"
+get -X POST --data-binary "$(head -c 50 /dev/zero | tr '\0' a)" /coro
+check "body under --max-body is served" 200 "$STATUS"
+
+# Configured /sleep maximum.
+get /sleep/6
+check "/sleep/6 over --max-sleep 5 is 400" 400 "$STATUS"
+check_true "400 body names the maximum" grep -q "at most 5 seconds" <<<"$BODY"
+get /sleep/5
+check "/sleep/5 at the maximum is served" "Slept for 5 seconds" "$BODY"
+
+# Bad configuration is refused with a clear message and status 2.
+out=$("$STACK_ROOT/$BUILD/fcgi_app" --workers 0 2>&1); rc=$?
+check "--workers 0 exits 2" 2 "$rc"
+check_true "--workers 0 says the range" grep -q "from 1 to 1024" <<<"$out"
+out=$(FCGI_APP_MAX_SLEEP=abc "$STACK_ROOT/$BUILD/fcgi_app" 2>&1); rc=$?
+check "FCGI_APP_MAX_SLEEP=abc exits 2" 2 "$rc"
+out=$("$STACK_ROOT/$BUILD/fcgi_app" --socket "$STACK_SOCK" 2>&1); rc=$?
+check "a second instance on a live socket exits 1" 1 "$rc"
+check_true "it says another process listens" grep -q "another process is listening" <<<"$out"
+get /coro
+check "the first instance still serves" 200 "$STATUS"
+
+it_done
