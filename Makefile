@@ -26,10 +26,10 @@ LDFLAGS  += -fsanitize=$(SANITIZE)
 endif
 
 SRC      := $(wildcard fcgi_app/*.c)
-OBJ      := $(patsubst %.c,$(BUILD)/%.o,$(SRC))
+OBJ      := $(patsubst %.c,$(BUILD)/obj/%.o,$(SRC))
 UNITSRC  := $(wildcard tests/unit/test_*.c)
-UNITOBJ  := $(patsubst %.c,$(BUILD)/%.o,$(UNITSRC))
-UNIT     := $(UNITOBJ:.o=)
+UNITOBJ  := $(patsubst %.c,$(BUILD)/obj/%.o,$(UNITSRC))
+UNIT     := $(patsubst $(BUILD)/obj/%.o,$(BUILD)/%,$(UNITOBJ))
 APP      := $(BUILD)/fcgi_app
 
 # Debian packages the build, the tests and `make run` need.
@@ -39,7 +39,7 @@ PKGS_RUN   := nginx-light curl
 
 all: $(APP)
 
-$(BUILD)/%.o: %.c
+$(BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -c -o $@ $<
 
@@ -54,7 +54,7 @@ test_router_MODS   := router
 test_response_MODS := response
 
 .SECONDEXPANSION:
-$(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $$(addprefix $(BUILD)/fcgi_app/,$$(addsuffix .o,$$($$*_MODS)))
+$(BUILD)/tests/unit/%: $(BUILD)/obj/tests/unit/%.o $$(addprefix $(BUILD)/obj/fcgi_app/,$$(addsuffix .o,$$($$*_MODS)))
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
 # Installs only what is missing, so a second run does not touch apt.
