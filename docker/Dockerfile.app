@@ -8,10 +8,13 @@ RUN apt-get update \
       gcc make libc6-dev libfcgi-dev libevent-dev pkg-config \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
-# Only what the build reads (.dockerignore keeps build dirs, tests and .git out).
+# .dockerignore keeps build dirs, tests, docs and .git out of the context.
 COPY . .
-RUN make -j"$(nproc)" build/fcgi_app \
- && build/fcgi_app --version
+# The Makefile's default target builds the app; `make install` then puts the
+# binary where the runtime stage copies it from, whatever the build dir.
+RUN make -j"$(nproc)" \
+ && make install DESTDIR=/out PREFIX=/usr/local \
+ && /out/usr/local/sbin/fcgi_app --version
 
 FROM debian:bookworm-slim
 RUN apt-get update \
@@ -26,7 +29,7 @@ RUN groupadd --system --gid 10001 fcgi_app \
  && useradd --system --uid 10001 --gid 10001 --no-create-home \
       --home-dir /nonexistent --shell /usr/sbin/nologin fcgi_app \
  && install -d -o fcgi_app -g fcgi_app -m 0750 /run/fcgi_app
-COPY --from=build /src/build/fcgi_app /usr/local/sbin/fcgi_app
+COPY --from=build /out/usr/local/sbin/fcgi_app /usr/local/sbin/fcgi_app
 
 # Defaults; docker-compose.yml passes its own (same values unless overridden).
 ENV FCGI_APP_SOCKET=/run/fcgi_app/app.sock \
