@@ -1,0 +1,1000 @@
+/*
+ * deferred: Twisted's Deferred (twisted/internet/defer.py) in C, with
+ * DeferredList/gatherResults, addTimeout on libevent timers and reference
+ * counting in place of Python's garbage collector.  Runs on the loop thread.
+ *
+ * How chaining is stored.  When a callback of W returns a Deferred I that
+ * has no result yet, W "waits on" I: W's result is the reference to I that
+ * the callback returned (so cancelling W can reach I, as Twisted's
+ * `isinstance(self.result, Deferred)` does), and W is linked into I's list
+ * of waiters together with the position in I's callback queue where
+ * Twisted would have appended its _continuation() pair.  When I's run
+ * reaches that position, I's result moves to W and W's callbacks run next,
+ * on the same explicit stack (defer.py _runCallbacks's `chain` list), so
+ * the C stack does not grow with the length of a chain.  Neither a waiter
+ * nor a stack entry costs an allocation: both reuse fields of the waiting
+ * Deferred that are dead by then (see `u` in struct deferred).
+ *
+ * Lifetime rules beyond the header:
+ * - The waiting side owns the waited-on side (W owns a reference to I; a
+ *   gather owns its members) and the back links are weak.  So whoever wants
+ *   W's result must keep W referenced; dropping W while it waits unlinks it
+ *   from I and drops I, and no reference cycle can leak.
+ * - Every Deferred on a run's stack holds one extra reference, which is how
+ *   an unref from inside a callback is postponed to the end of the run.
+ *
+ * Deliberate differences from defer.py, each for a C reason:
+ * - A pause() from inside a callback stops the run before the next pair
+ *   (Twisted only notices on the next _runCallbacks), and a paused Deferred
+ *   reached through a chain lets the Deferreds below it go on instead of
+ *   abandoning the whole stack.
+ * - A Deferred is on at most one run's stack (the stack is intrusive), so
+ *   callbacks added to a Deferred that is on a stack, but not at its top,
+ *   run when the stack unwinds to it rather than at once.
+ * - A callback returning the Deferred it is attached to gets a RuntimeError
+ *   failure instead of hanging the chain (and leaking the self reference).
+ * - A NULL failure stands for MemoryError (see failure.c), so running out
+ *   of memory while building a failure still fires the chain.
+ */
+#include "deferred.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum {
+	F_CALLED = 1 << 0,   /* callback/errback/cancel fired it */
+	F_SUPPRESS = 1 << 1, /* eat the next fire (_suppressAlreadyCalled) */
+	F_ON_CHAIN = 1 << 2, /* on a run's stack; u.chain_prev is valid */
+	F_RUNNING = 1 << 3,  /* inside one of its own callbacks */
+	F_HEAP = 1 << 4,     /* pairs live in p.heap */
+};
+
+struct pair {
+	deferred_cb_fn cb;
+	deferred_cb_fn eb;
+	void *arg;
+	void (*arg_free)(void *);
+};
+
+#define INLINE_PAIRS 4
+
+/*
+ * 192 bytes on LP64: 4 inline pairs (128), the result (16 + kind), the
+ * canceller / wait / stack link union (16), the waiter list (8) and five
+ * 32-bit counters.  The result is stored unpacked so its kind fits in a
+ * byte instead of an enum plus padding.
+ */
+struct deferred {
+	union {
+		struct pair inline_pairs[INLINE_PAIRS];
+		struct {
+			struct pair *v;
+			uint32_t cap;
+		} heap;
+	} p;
+	union {
+		void *ptr;
+		struct failure *failure;
+		struct deferred *deferred;
+	} res;
+	void (*res_free)(void *);
+	/* Which member is live follows from the state: the canceller until
+	 * the Deferred is called (it is never needed after); `wait` while it
+	 * waits on res.deferred; `chain_prev` while it is on a run's stack.
+	 * A Deferred leaves the stack before it starts waiting, and a waiter
+	 * is taken off its list before it is pushed. */
+	union {
+		struct {
+			deferred_canceller_fn fn;
+			void *arg;
+		} cancel;
+		struct {
+			struct deferred *next; /* next waiter on the same Deferred */
+			uint32_t seq;          /* value of the waited-on `popped` at
+			                          which this waiter gets the result */
+		} wait;
+		struct deferred *chain_prev; /* the Deferred below on the stack */
+	} u;
+	struct deferred *waiters; /* Deferreds waiting on this one, in order */
+	uint32_t head;   /* index of the first pending pair */
+	uint32_t count;  /* pending pairs */
+	uint32_t popped; /* pairs taken off the queue so far (wraps) */
+	uint32_t refcnt;
+	uint32_t paused;
+	uint8_t kind; /* enum deferred_val_kind of res */
+	uint8_t flags;
+};
+
+_Static_assert(sizeof(void *) != 8 || sizeof(struct deferred) <= 200,
+               "struct deferred grew past its size budget");
+
+static void default_unhandled(const struct failure *f);
+
+static deferred_unhandled_fn unhandled_hook = default_unhandled;
+
+/* ---- values ---- */
+
+struct deferred_val deferred_val_none(void)
+{
+	return (struct deferred_val){ .kind = DEFERRED_VAL_NONE };
+}
+
+struct deferred_val deferred_val_ptr(void *ptr, void (*free_fn)(void *))
+{
+	return (struct deferred_val){
+		.kind = DEFERRED_VAL_PTR, .ptr = ptr, .free = free_fn
+	};
+}
+
+struct deferred_val deferred_val_str(char *s)
+{
+	return deferred_val_ptr(s, free);
+}
+
+struct deferred_val deferred_val_static(const char *s)
+{
+	return deferred_val_ptr((void *)(uintptr_t)s, NULL);
+}
+
+struct deferred_val deferred_val_failure(struct failure *f)
+{
+	return (struct deferred_val){
+		.kind = DEFERRED_VAL_FAILURE, .failure = f
+	};
+}
+
+struct deferred_val deferred_val_deferred(struct deferred *d)
+{
+	return (struct deferred_val){
+		.kind = DEFERRED_VAL_DEFERRED, .deferred = d
+	};
+}
+
+void deferred_val_free(struct deferred_val v)
+{
+	switch (v.kind) {
+	case DEFERRED_VAL_PTR:
+		if (v.free != NULL && v.ptr != NULL)
+			v.free(v.ptr);
+		break;
+	case DEFERRED_VAL_FAILURE:
+		failure_free(v.failure);
+		break;
+	case DEFERRED_VAL_DEFERRED:
+		deferred_unref(v.deferred);
+		break;
+	case DEFERRED_VAL_NONE:
+		break;
+	}
+}
+
+/* A copy of v that does not own what it points to. */
+static struct deferred_val val_borrow(struct deferred_val v)
+{
+	v.free = NULL;
+	return v;
+}
+
+/* ---- result slot ---- */
+
+static struct deferred_val result_take(struct deferred *d)
+{
+	struct deferred_val v = { .kind = d->kind, .free = d->res_free };
+
+	v.ptr = d->res.ptr;
+	d->kind = DEFERRED_VAL_NONE;
+	d->res.ptr = NULL;
+	d->res_free = NULL;
+	return v;
+}
+
+/* Overwrites the slot without releasing what it held. */
+static void result_set(struct deferred *d, struct deferred_val v)
+{
+	d->kind = (uint8_t)v.kind;
+	d->res.ptr = v.ptr;
+	d->res_free = v.kind == DEFERRED_VAL_PTR ? v.free : NULL;
+}
+
+static bool is_waiting(const struct deferred *d)
+{
+	return d->kind == DEFERRED_VAL_DEFERRED;
+}
+
+/* ---- pair queue ---- */
+
+static struct pair *pairs(struct deferred *d)
+{
+	return (d->flags & F_HEAP) ? d->p.heap.v : d->p.inline_pairs;
+}
+
+/* Makes room for one more pair at pairs(d)[head + count] without changing
+ * the queue.  Run-time pops copy a pair out before calling it, so moving
+ * the array under a running chain is safe.  0 or -ENOMEM. */
+static int pair_reserve(struct deferred *d)
+{
+	struct pair *v = pairs(d), *grown;
+	uint32_t cap = (d->flags & F_HEAP) ? d->p.heap.cap : INLINE_PAIRS;
+
+	if (d->head + d->count < cap)
+		return 0;
+	if (d->head > 0) {
+		memmove(v, v + d->head, d->count * sizeof(*v));
+		d->head = 0;
+		return 0;
+	}
+	if (cap > UINT32_MAX / 2)
+		return -ENOMEM;
+	if (d->flags & F_HEAP) {
+		grown = realloc(v, (size_t)cap * 2 * sizeof(*v));
+	} else {
+		grown = malloc((size_t)cap * 2 * sizeof(*v));
+		if (grown != NULL)
+			memcpy(grown, v, d->count * sizeof(*v));
+	}
+	if (grown == NULL)
+		return -ENOMEM;
+	d->p.heap.v = grown;
+	d->p.heap.cap = cap * 2;
+	d->flags |= F_HEAP;
+	return 0;
+}
+
+/* Appends after pair_reserve succeeded. */
+static void pair_push(struct deferred *d, deferred_cb_fn cb, deferred_cb_fn eb,
+                      void *arg, void (*arg_free)(void *))
+{
+	pairs(d)[d->head + d->count] = (struct pair){ cb, eb, arg, arg_free };
+	d->count++;
+}
+
+static struct pair pair_pop(struct deferred *d)
+{
+	struct pair p = pairs(d)[d->head];
+
+	d->head++;
+	d->count--;
+	d->popped++;
+	if (d->count == 0)
+		d->head = 0;
+	return p;
+}
+
+/* ---- waiting on another Deferred ---- */
+
+static void waiter_append(struct deferred *inner, struct deferred *w)
+{
+	struct deferred **pp = &inner->waiters;
+
+	/* The continuation goes after every pair inner has now, like Twisted's
+	 * callbacks.append(current._continuation()). */
+	w->u.wait.next = NULL;
+	w->u.wait.seq = inner->popped + inner->count;
+	while (*pp != NULL)
+		pp = &(*pp)->u.wait.next;
+	*pp = w;
+}
+
+static void waiter_unlink(struct deferred *inner, struct deferred *w)
+{
+	struct deferred **pp = &inner->waiters;
+
+	while (*pp != NULL && *pp != w)
+		pp = &(*pp)->u.wait.next;
+	if (*pp == w)
+		*pp = w->u.wait.next;
+}
+
+/* Whether a Deferred returned from a callback can give its result right
+ * now (Twisted's "Yep, it did.  Steal it.").  One that is inside its own
+ * callback is not: its result is in the callback's hands, and C cannot
+ * share it the way Python does, so the caller waits for the final one. */
+static bool can_take_result(const struct deferred *d)
+{
+	return (d->flags & F_CALLED) && d->paused == 0 && !is_waiting(d) &&
+	       !(d->flags & F_RUNNING);
+}
+
+/* After a callback of d returned: if the result is a Deferred, take its
+ * result or return it as the one d must now wait on. */
+static struct deferred *resolve_returned_deferred(struct deferred *d)
+{
+	struct deferred *inner;
+
+	if (d->kind != DEFERRED_VAL_DEFERRED)
+		return NULL;
+	inner = d->res.deferred;
+	if (inner == NULL) {
+		d->kind = DEFERRED_VAL_NONE;
+		return NULL;
+	}
+	if (inner == d) {
+		/* d is on the stack, so dropping this reference cannot free it. */
+		result_set(d, deferred_val_failure(failure_new(
+		                  "RuntimeError", "Callback returned the Deferred "
+		                                  "it was attached to")));
+		deferred_unref(inner);
+		return NULL;
+	}
+	if (!can_take_result(inner))
+		return inner;
+	result_set(d, result_take(inner));
+	deferred_unref(inner);
+	return NULL;
+}
+
+/* Runs the next pair of d; returns the Deferred d must now wait on, if
+ * its callback returned one without a result. */
+static struct deferred *run_pair(struct deferred *d)
+{
+	struct pair p = pair_pop(d);
+	deferred_cb_fn fn = d->kind == DEFERRED_VAL_FAILURE ? p.eb : p.cb;
+
+	if (fn != NULL) {
+		struct deferred_val in = result_take(d);
+		struct deferred_val out;
+
+		d->flags |= F_RUNNING;
+		out = fn(in, p.arg);
+		d->flags &= (uint8_t)~F_RUNNING;
+		result_set(d, out);
+	}
+	if (p.arg_free != NULL)
+		p.arg_free(p.arg);
+	return fn != NULL ? resolve_returned_deferred(d) : NULL;
+}
+
+static void chain_push(struct deferred *d, struct deferred *below)
+{
+	d->refcnt++;
+	d->flags |= F_ON_CHAIN;
+	d->u.chain_prev = below;
+}
+
+/* The _CONTINUE step: w was waiting on `inner`, whose run reached w's
+ * position.  w gets inner's result and goes on top of the stack. */
+static void hand_result(struct deferred *inner, struct deferred *w)
+{
+	inner->waiters = w->u.wait.next;
+	/* w's result slot holds w's reference to inner; the stack holds
+	 * another, so dropping it cannot free inner here. */
+	result_set(w, result_take(inner));
+	chain_push(w, inner);
+	deferred_unref(inner);
+}
+
+/* defer.py _runCallbacks, with the `chain` list threaded through the
+ * Deferreds themselves (u.chain_prev). */
+static void run_callbacks(struct deferred *d)
+{
+	struct deferred *cur = d;
+
+	/* F_ON_CHAIN covers Twisted's _runningCallbacks: whoever has d on a
+	 * stack will get to the new pairs.  A waiting d must not be pushed
+	 * either, as its stack link would overwrite its waiter link. */
+	if ((d->flags & F_ON_CHAIN) || d->paused > 0 || is_waiting(d))
+		return;
+	chain_push(d, NULL);
+	while (cur != NULL) {
+		struct deferred *inner = NULL, *waiter = NULL, *below;
+
+		while (cur->paused == 0 && !is_waiting(cur)) {
+			waiter = cur->waiters;
+			if (waiter != NULL && waiter->u.wait.seq == cur->popped)
+				break;
+			waiter = NULL;
+			if (cur->count == 0)
+				break;
+			inner = run_pair(cur);
+			if (inner != NULL)
+				break;
+		}
+		if (waiter != NULL) {
+			hand_result(cur, waiter);
+			cur = waiter;
+			continue;
+		}
+		below = cur->u.chain_prev;
+		cur->flags &= (uint8_t)~F_ON_CHAIN;
+		if (inner != NULL)
+			waiter_append(inner, cur);
+		/* May free cur: this is where an unref from inside one of its
+		 * callbacks takes effect. */
+		deferred_unref(cur);
+		cur = below;
+	}
+}
+
+/* ---- life cycle ---- */
+
+static void gather_cancel(struct deferred *d, void *arg);
+static void gather_release(void *arg);
+
+struct deferred *deferred_new(deferred_canceller_fn canceller, void *arg)
+{
+	struct deferred *d = calloc(1, sizeof(*d));
+
+	if (d == NULL)
+		return NULL;
+	d->refcnt = 1;
+	d->u.cancel.fn = canceller;
+	d->u.cancel.arg = arg;
+	return d;
+}
+
+void deferred_ref(struct deferred *d)
+{
+	d->refcnt++;
+}
+
+/* Frees d and returns the Deferred it was waiting on, whose reference the
+ * caller must drop: handing it back instead of dropping it here keeps a
+ * long chain of waiting Deferreds from being freed recursively. */
+static struct deferred *destroy(struct deferred *d)
+{
+	struct deferred *inner = NULL;
+	struct pair *v = pairs(d);
+
+	if (!(d->flags & F_CALLED) && d->u.cancel.fn == gather_cancel)
+		gather_release(d->u.cancel.arg);
+	if (is_waiting(d)) {
+		inner = result_take(d).deferred;
+		waiter_unlink(inner, d);
+	} else {
+		if (d->kind == DEFERRED_VAL_FAILURE)
+			unhandled_hook(d->res.failure);
+		deferred_val_free(result_take(d));
+	}
+	for (uint32_t i = 0; i < d->count; i++) {
+		struct pair *p = &v[d->head + i];
+
+		if (p->arg_free != NULL)
+			p->arg_free(p->arg);
+	}
+	if (d->flags & F_HEAP)
+		free(d->p.heap.v);
+	free(d);
+	return inner;
+}
+
+void deferred_unref(struct deferred *d)
+{
+	while (d != NULL && --d->refcnt == 0)
+		d = destroy(d);
+}
+
+/* ---- adding callbacks ---- */
+
+int deferred_add_callbacks(struct deferred *d, deferred_cb_fn cb,
+                           deferred_cb_fn eb, void *arg,
+                           void (*arg_free)(void *))
+{
+	if (pair_reserve(d) != 0)
+		return -ENOMEM;
+	pair_push(d, cb, eb, arg, arg_free);
+	if (d->flags & F_CALLED)
+		run_callbacks(d);
+	return 0;
+}
+
+int deferred_add_callback(struct deferred *d, deferred_cb_fn cb, void *arg,
+                          void (*arg_free)(void *))
+{
+	return deferred_add_callbacks(d, cb, NULL, arg, arg_free);
+}
+
+int deferred_add_errback(struct deferred *d, deferred_cb_fn eb, void *arg,
+                         void (*arg_free)(void *))
+{
+	return deferred_add_callbacks(d, NULL, eb, arg, arg_free);
+}
+
+int deferred_add_both(struct deferred *d, deferred_cb_fn fn, void *arg,
+                      void (*arg_free)(void *))
+{
+	return deferred_add_callbacks(d, fn, fn, arg, arg_free);
+}
+
+/* ---- firing ---- */
+
+/* defer.py _startRunCallbacks. */
+static int fire(struct deferred *d, struct deferred_val v)
+{
+	void *gather = NULL;
+
+	if (d->flags & F_CALLED) {
+		if (!(d->flags & F_SUPPRESS))
+			return -EALREADY;
+		d->flags &= (uint8_t)~F_SUPPRESS;
+		deferred_val_free(v);
+		return 0;
+	}
+	if (d->u.cancel.fn == gather_cancel)
+		gather = d->u.cancel.arg;
+	d->u.cancel.fn = NULL;
+	d->u.cancel.arg = NULL;
+	d->flags |= F_CALLED;
+	result_set(d, v);
+	/* A fired gather no longer needs its members; see gather_release. */
+	if (gather != NULL)
+		gather_release(gather);
+	run_callbacks(d);
+	return 0;
+}
+
+int deferred_callback(struct deferred *d, struct deferred_val v)
+{
+	if (v.kind == DEFERRED_VAL_DEFERRED)
+		return -EINVAL;
+	return fire(d, v);
+}
+
+int deferred_errback(struct deferred *d, struct failure *f)
+{
+	return fire(d, deferred_val_failure(f));
+}
+
+void deferred_cancel(struct deferred *d)
+{
+	/* Twisted forwards to the Deferred this one waits on, which forwards
+	 * again if it waits too; walking down does that without recursion. */
+	while ((d->flags & F_CALLED) && is_waiting(d))
+		d = d->res.deferred;
+	if (d->flags & F_CALLED)
+		return;
+	/* The canceller or the errback may drop the caller's reference. */
+	deferred_ref(d);
+	if (d->u.cancel.fn != NULL)
+		d->u.cancel.fn(d, d->u.cancel.arg);
+	else
+		d->flags |= F_SUPPRESS;
+	/* CancelledError() has no message.  Out of memory, the NULL failure
+	 * still fires d, as a MemoryError, since cancel cannot fail. */
+	if (!(d->flags & F_CALLED))
+		fire(d, deferred_val_failure(
+		            failure_new(FAILURE_CANCELLED, "%s", "")));
+	deferred_unref(d);
+}
+
+void deferred_pause(struct deferred *d)
+{
+	d->paused++;
+}
+
+void deferred_unpause(struct deferred *d)
+{
+	if (d->paused == 0)
+		return;
+	if (--d->paused == 0 && (d->flags & F_CALLED))
+		run_callbacks(d);
+}
+
+bool deferred_is_called(const struct deferred *d)
+{
+	return (d->flags & F_CALLED) != 0;
+}
+
+bool deferred_has_result(const struct deferred *d)
+{
+	return (d->flags & F_CALLED) && d->paused == 0 && !is_waiting(d);
+}
+
+struct deferred_val deferred_peek_result(const struct deferred *d)
+{
+	struct deferred_val v = { .kind = DEFERRED_VAL_NONE };
+
+	if (d->flags & F_CALLED) {
+		v.kind = d->kind;
+		v.ptr = d->res.ptr;
+	}
+	return v;
+}
+
+/* ---- succeed, fail, maybe ---- */
+
+struct deferred *deferred_succeed(struct deferred_val v)
+{
+	struct deferred *d;
+
+	if (v.kind == DEFERRED_VAL_DEFERRED)
+		return v.deferred;
+	d = deferred_new(NULL, NULL);
+	if (d == NULL) {
+		deferred_val_free(v);
+		return NULL;
+	}
+	fire(d, v);
+	return d;
+}
+
+struct deferred *deferred_fail(struct failure *f)
+{
+	return deferred_succeed(deferred_val_failure(f));
+}
+
+struct deferred *deferred_maybe(struct deferred_val (*fn)(void *arg),
+                                void *arg)
+{
+	return deferred_succeed(fn(arg));
+}
+
+/* ---- unhandled errors ---- */
+
+static void default_unhandled(const struct failure *f)
+{
+	fprintf(stderr, "Unhandled error in Deferred: <class '%s'>: %s\n",
+	        failure_type(f), failure_message(f));
+}
+
+void deferred_set_unhandled_hook(deferred_unhandled_fn fn)
+{
+	unhandled_hook = fn != NULL ? fn : default_unhandled;
+}
+
+/* ---- addTimeout ---- */
+
+/* The timer points at the Deferred without a reference: the pair that
+ * owns it runs or is freed no later than the Deferred, and freeing the
+ * pair frees the timer, so the timer never outlives what it cancels.
+ * The event_base must outlive that pair. */
+struct timeout {
+	struct event *ev;
+	struct deferred *d;
+	struct timeval tv;
+	bool timed_out;
+};
+
+static void timeout_expired(evutil_socket_t fd, short what, void *arg)
+{
+	struct timeout *t = arg;
+
+	(void)fd;
+	(void)what;
+	t->timed_out = true;
+	/* May run the pair below and free t (and this event) before it
+	 * returns; libevent allows freeing an event from its own callback. */
+	deferred_cancel(t->d);
+}
+
+/* Twisted's convertCancelled and cancelTimeout, which it adds back to
+ * back; nothing can run between them, so one pair does both, and its
+ * arg_free stops the timer.  That happens when the chain reaches the pair:
+ * when `d` fires, unless an earlier callback made `d` wait on another
+ * Deferred, which the timer can then still cancel (as in Twisted). */
+static struct deferred_val timeout_pair(struct deferred_val v, void *arg)
+{
+	struct timeout *t = arg;
+
+	if (t->timed_out && v.kind == DEFERRED_VAL_FAILURE &&
+	    failure_check(v.failure, FAILURE_CANCELLED)) {
+		double secs = (double)t->tv.tv_sec + (double)t->tv.tv_usec / 1e6;
+		struct failure *f = failure_new(
+		    FAILURE_TIMEOUT, "Deferred timed out after %g seconds", secs);
+
+		/* Out of memory, keeping the CancelledError beats a
+		 * MemoryError. */
+		if (f != NULL) {
+			failure_free(v.failure);
+			v = deferred_val_failure(f);
+		}
+	}
+	return v;
+}
+
+static void timeout_free(void *arg)
+{
+	struct timeout *t = arg;
+
+	event_free(t->ev);
+	free(t);
+}
+
+int deferred_add_timeout(struct deferred *d, struct event_base *base,
+                         const struct timeval *tv)
+{
+	struct timeout *t;
+	int err = -ENOMEM;
+
+	if (base == NULL || tv == NULL)
+		return -EINVAL;
+	t = calloc(1, sizeof(*t));
+	if (t == NULL)
+		return -ENOMEM;
+	t->d = d;
+	t->tv = *tv;
+	t->ev = evtimer_new(base, timeout_expired, t);
+	if (t->ev == NULL || pair_reserve(d) != 0)
+		goto fail;
+	if (evtimer_add(t->ev, tv) != 0) {
+		err = -EINVAL;
+		goto fail;
+	}
+	/* Added after the timer: on a fired `d` the pair runs (and frees t)
+	 * right here, as Twisted's cancelTimeout would. */
+	deferred_add_both(d, timeout_pair, t, timeout_free);
+	return 0;
+fail:
+	if (t->ev != NULL)
+		event_free(t->ev);
+	free(t);
+	return err;
+}
+
+/* ---- DeferredList ---- */
+
+struct gather;
+
+struct gather_slot {
+	struct gather *g;
+	size_t index;
+};
+
+/*
+ * Shared by the gather Deferred and one pair on each member.  References:
+ * one for the gather Deferred until it fires or is freed, one per member
+ * pair until that pair has run or is freed.  The gather Deferred's pointer
+ * `d` is weak (NULL afterwards); member pairs only read it.
+ */
+struct gather {
+	size_t refs;
+	struct deferred *d;
+	struct deferred_gather_result *list;  /* owned until handed over */
+	struct deferred_gather_first *first;  /* FIRE_ON_ONE_CALLBACK only */
+	struct deferred **members;            /* references until d is done */
+	size_t n;
+	size_t remaining;
+	unsigned flags;
+	struct gather_slot slots[];
+};
+
+static void gather_list_free(void *p)
+{
+	struct deferred_gather_result *list = p;
+
+	for (size_t i = 0; i < list->n; i++)
+		deferred_val_free(list->entries[i].result);
+	free(list);
+}
+
+static void gather_first_free(void *p)
+{
+	struct deferred_gather_first *first = p;
+
+	deferred_val_free(first->result);
+	free(first);
+}
+
+static void gather_unref(struct gather *g)
+{
+	if (--g->refs > 0)
+		return;
+	if (g->list != NULL)
+		gather_list_free(g->list);
+	if (g->first != NULL)
+		gather_first_free(g->first);
+	free(g);
+}
+
+static void gather_slot_done(void *arg)
+{
+	struct gather_slot *s = arg;
+
+	gather_unref(s->g);
+}
+
+/* The gather Deferred fired or is being freed.  Members that have not
+ * reported yet are dropped: they can still fire (whoever fires them holds
+ * them), and their pairs then see g->d == NULL.  members[] keeps its
+ * (now borrowed) pointers for gather_cancel's loop. */
+static void gather_release(void *arg)
+{
+	struct gather *g = arg;
+
+	g->d = NULL;
+	for (size_t i = 0; i < g->n; i++)
+		deferred_unref(g->members[i]);
+	gather_unref(g);
+}
+
+/* DeferredList.cancel: every member, even when an early one fires the
+ * gather (fireOnOneErrback) and releases the rest; the extra references
+ * keep them alive until the loop is over. */
+static void gather_cancel(struct deferred *d, void *arg)
+{
+	struct gather *g = arg;
+
+	(void)d;
+	g->refs++;
+	for (size_t i = 0; i < g->n; i++)
+		deferred_ref(g->members[i]);
+	for (size_t i = 0; i < g->n; i++)
+		deferred_cancel(g->members[i]);
+	for (size_t i = 0; i < g->n; i++)
+		deferred_unref(g->members[i]);
+	gather_unref(g);
+}
+
+/* What a member's own chain continues with once the gather is done with
+ * its result: consumeErrors turns a failure into None. */
+static struct deferred_val gather_pass_on(struct gather *g,
+                                          struct deferred_val v)
+{
+	if (v.kind == DEFERRED_VAL_FAILURE &&
+	    (g->flags & DEFERRED_GATHER_CONSUME_ERRORS)) {
+		failure_free(v.failure);
+		return deferred_val_none();
+	}
+	return v;
+}
+
+static struct failure *first_error(size_t index, const struct failure *sub)
+{
+	char *s = failure_to_string(sub);
+	struct failure *f = NULL;
+
+	/* FirstError.__str__: "FirstError[#%d, %s]" % (index, subFailure). */
+	if (s != NULL)
+		f = failure_new(FAILURE_FIRST_ERROR, "FirstError[#%zu, %s]",
+		                index, s);
+	free(s);
+	return f;
+}
+
+/* Hands the finished list to the gather Deferred. */
+static void gather_fire_list(struct gather *g)
+{
+	struct deferred_val v = deferred_val_ptr(g->list, gather_list_free);
+
+	g->list = NULL;
+	/* With FIRE_ON_ONE_CALLBACK and no success (Twisted then fires with
+	 * the list), the result keeps its declared type: index n, meaning no
+	 * member, and the whole list as the value. */
+	if (g->flags & DEFERRED_GATHER_FIRE_ON_ONE_CALLBACK) {
+		struct deferred_gather_first *first = g->first;
+
+		g->first = NULL;
+		first->index = g->n;
+		first->result = v;
+		v = deferred_val_ptr(first, gather_first_free);
+	}
+	fire(g->d, v);
+}
+
+/* DeferredList._cbDeferred.  A value has one owner in C, so where Twisted
+ * shares it between the list and the member, the list keeps it and the
+ * member goes on with a borrowed view (valid while the list lives) or, for
+ * a failure, with a frameless copy that is still reported if nobody
+ * handles it there, as Twisted's would be. */
+static struct deferred_val gather_member_done(struct deferred_val v,
+                                              void *arg)
+{
+	struct gather_slot *s = arg;
+	struct gather *g = s->g;
+	bool ok = v.kind != DEFERRED_VAL_FAILURE;
+	struct deferred_val ret;
+
+	if (g->d == NULL)
+		return gather_pass_on(g, v);
+	g->remaining--;
+	if (ok && (g->flags & DEFERRED_GATHER_FIRE_ON_ONE_CALLBACK)) {
+		struct deferred_gather_first *first = g->first;
+
+		g->first = NULL;
+		first->index = s->index;
+		first->result = v;
+		/* Taken before firing: the gather's callbacks may free it. */
+		ret = val_borrow(v);
+		fire(g->d, deferred_val_ptr(first, gather_first_free));
+		return ret;
+	}
+	if (!ok && (g->flags & DEFERRED_GATHER_FIRE_ON_ONE_ERRBACK)) {
+		fire(g->d, deferred_val_failure(first_error(s->index, v.failure)));
+		return gather_pass_on(g, v);
+	}
+	if (ok)
+		ret = val_borrow(v);
+	else if (g->flags & DEFERRED_GATHER_CONSUME_ERRORS)
+		ret = deferred_val_none();
+	else
+		ret = deferred_val_failure(failure_new(
+		    failure_type(v.failure), "%s", failure_message(v.failure)));
+	g->list->entries[s->index] = (struct deferred_gather_entry){ ok, v };
+	if (g->remaining == 0)
+		gather_fire_list(g);
+	return ret;
+}
+
+struct deferred *deferred_gather(struct deferred **ds, size_t n,
+                                 unsigned flags)
+{
+	struct gather *g = NULL;
+	struct deferred_gather_result *list = NULL;
+	struct deferred_gather_first *first = NULL;
+	struct deferred *d = NULL;
+	size_t per_member = sizeof(struct gather_slot) + sizeof(struct deferred *);
+	size_t placed = 0;
+
+	if (n > (SIZE_MAX - sizeof(*g)) / per_member ||
+	    n > (SIZE_MAX - sizeof(*list)) / sizeof(list->entries[0]))
+		goto fail;
+	g = malloc(sizeof(*g) + n * per_member);
+	list = malloc(sizeof(*list) + n * sizeof(list->entries[0]));
+	if (flags & DEFERRED_GATHER_FIRE_ON_ONE_CALLBACK) {
+		first = malloc(sizeof(*first));
+		if (first != NULL)
+			first->result = deferred_val_none();
+	}
+	d = deferred_new(gather_cancel, g);
+	if (g == NULL || list == NULL || d == NULL ||
+	    ((flags & DEFERRED_GATHER_FIRE_ON_ONE_CALLBACK) && first == NULL))
+		goto fail;
+	/* Claim a slot on every member before any pair goes in, so nothing
+	 * can fail once members start reporting.  A claimed slot holds an
+	 * empty pair; its offset in the member's queue is parked in
+	 * slots[i].index (offsets survive pair_reserve's compaction, and the
+	 * same Deferred may appear twice in ds). */
+	for (; placed < n; placed++) {
+		struct deferred *m = ds[placed];
+
+		if (pair_reserve(m) != 0)
+			goto fail;
+		pair_push(m, NULL, NULL, NULL, NULL);
+		g->slots[placed].index = m->count - 1;
+	}
+
+	list->n = n;
+	for (size_t i = 0; i < n; i++)
+		list->entries[i] = (struct deferred_gather_entry){
+			false, deferred_val_none()
+		};
+	g->refs = 1 + n;
+	g->d = d;
+	g->list = list;
+	g->first = first;
+	g->members = (struct deferred **)(void *)&g->slots[n];
+	g->n = n;
+	g->remaining = n;
+	g->flags = flags;
+	for (size_t i = 0; i < n; i++) {
+		struct deferred *m = ds[i];
+
+		pairs(m)[m->head + g->slots[i].index] = (struct pair){
+			gather_member_done, gather_member_done, &g->slots[i],
+			gather_slot_done
+		};
+		g->slots[i] = (struct gather_slot){ g, i };
+		g->members[i] = m;
+	}
+	/* Members that already fired report now.  That can fire the gather
+	 * and release the members; the extra references keep the ones not
+	 * yet visited alive. */
+	for (size_t i = 0; i < n; i++)
+		deferred_ref(ds[i]);
+	for (size_t i = 0; i < n; i++)
+		if (ds[i]->flags & F_CALLED)
+			run_callbacks(ds[i]);
+	for (size_t i = 0; i < n; i++)
+		deferred_unref(ds[i]);
+	if (n == 0)
+		gather_fire_list(g);
+	return d;
+fail:
+	/* The claimed slots are the newest pairs of their members, and
+	 * nothing ran since, so dropping them from the tail is exact. */
+	while (placed > 0)
+		ds[--placed]->count--;
+	if (d != NULL) {
+		d->u.cancel.fn = NULL;
+		deferred_unref(d);
+	}
+	free(g);
+	free(list);
+	free(first);
+	for (size_t i = 0; i < n; i++)
+		deferred_unref(ds[i]);
+	return NULL;
+}

@@ -1,0 +1,1752 @@
+/*
+ * Unit tests for deferred: Twisted's Deferred semantics (defer.py), the
+ * demo's own chains (/simple, /error, the overview example), chaining,
+ * cancellation, timeouts on a real event_base, DeferredList, unhandled
+ * errors and the C lifetime rules (refcounts, arg_free, re-entrancy).
+ *
+ * Integer results travel as DEFERRED_VAL_PTR with no free function (INT);
+ * callbacks note what they see in `trace`, so each test compares one
+ * string with the exact order of events.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <event2/event.h>
+
+#include "deferred.h"
+
+#define INT(n) deferred_val_ptr((void *)(intptr_t)(n), NULL)
+#define DEEP 100000
+/* A string literal as a callback arg (literals are const here). */
+#define S(lit) ((void *)(uintptr_t)(lit))
+
+static char trace[4096];
+static int unhandled_calls;
+static char unhandled_type[128];
+static char unhandled_message[256];
+static int arg_frees;
+
+static void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void note(const char *fmt, ...)
+{
+	size_t len = strlen(trace);
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(trace + len, sizeof(trace) - len, fmt, ap);
+	va_end(ap);
+	len = strlen(trace);
+	snprintf(trace + len, sizeof(trace) - len, ";");
+}
+
+static void count_unhandled(const struct failure *f)
+{
+	unhandled_calls++;
+	snprintf(unhandled_type, sizeof(unhandled_type), "%s", failure_type(f));
+	snprintf(unhandled_message, sizeof(unhandled_message), "%s",
+	         failure_message(f));
+}
+
+static void count_arg_free(void *arg)
+{
+	(void)arg;
+	arg_frees++;
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	trace[0] = '\0';
+	unhandled_calls = 0;
+	unhandled_type[0] = '\0';
+	unhandled_message[0] = '\0';
+	arg_frees = 0;
+	deferred_set_unhandled_hook(count_unhandled);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	deferred_set_unhandled_hook(NULL);
+	return 0;
+}
+
+static int setup_base(void **state)
+{
+	setup(state);
+	*state = event_base_new();
+	return *state != NULL ? 0 : -1;
+}
+
+/* Every timer must be gone once the test let go of its Deferreds. */
+static int teardown_base(void **state)
+{
+	struct event_base *base = *state;
+	int added = event_base_get_num_events(base, EVENT_BASE_COUNT_ADDED);
+
+	event_base_free(base);
+	teardown(state);
+	return added == 0 ? 0 : -1;
+}
+
+static intptr_t as_int(struct deferred_val v)
+{
+	assert_int_equal(v.kind, DEFERRED_VAL_PTR);
+	return (intptr_t)v.ptr;
+}
+
+static struct failure *value_error(const char *msg)
+{
+	return failure_new("ValueError", "%s", msg);
+}
+
+/* ---- callbacks ---- */
+
+/* Notes "<tag>=<what it got>" and passes the result on. */
+static struct deferred_val cb_note(struct deferred_val v, void *tag)
+{
+	switch (v.kind) {
+	case DEFERRED_VAL_NONE:
+		note("%s=None", (const char *)tag);
+		break;
+	case DEFERRED_VAL_PTR:
+		note("%s=%ld", (const char *)tag, (long)(intptr_t)v.ptr);
+		break;
+	case DEFERRED_VAL_FAILURE:
+		note("%s=%s", (const char *)tag, failure_type(v.failure));
+		break;
+	case DEFERRED_VAL_DEFERRED:
+		note("%s=Deferred", (const char *)tag);
+		break;
+	}
+	return v;
+}
+
+static struct deferred_val cb_add(struct deferred_val v, void *n)
+{
+	return INT(as_int(v) + (intptr_t)n);
+}
+
+static struct deferred_val cb_fail(struct deferred_val v, void *msg)
+{
+	deferred_val_free(v);
+	return deferred_val_failure(value_error(msg));
+}
+
+/* An errback that handles the failure and returns the int in arg. */
+static struct deferred_val cb_recover(struct deferred_val v, void *n)
+{
+	deferred_val_free(v);
+	return INT((intptr_t)n);
+}
+
+/* The demo's addTag: wraps the string result in <tag>...</tag>. */
+static struct deferred_val cb_add_tag(struct deferred_val v, void *tag)
+{
+	char *s = NULL;
+
+	assert_int_equal(v.kind, DEFERRED_VAL_PTR);
+	assert_int_not_equal(asprintf(&s, "<%s>%s</%s>", (const char *)tag,
+	                              (const char *)v.ptr, (const char *)tag),
+	                     -1);
+	deferred_val_free(v);
+	return deferred_val_str(s);
+}
+
+/* Returns a new reference to the Deferred in arg (chaining). */
+static struct deferred_val cb_return_deferred(struct deferred_val v,
+                                              void *inner)
+{
+	deferred_val_free(v);
+	deferred_ref(inner);
+	return deferred_val_deferred(inner);
+}
+
+static struct deferred_val cb_unref(struct deferred_val v, void *d)
+{
+	deferred_unref(d);
+	return v;
+}
+
+static struct deferred_val cb_pause(struct deferred_val v, void *d)
+{
+	deferred_pause(d);
+	return v;
+}
+
+static struct deferred_val cb_refire(struct deferred_val v, void *d)
+{
+	int rc = deferred_callback(d, INT(99));
+
+	note("refire=%s", rc == -EALREADY ? "EALREADY" : "other");
+	return v;
+}
+
+static struct deferred_val cb_fire_other(struct deferred_val v, void *other)
+{
+	note("firing-other");
+	assert_int_equal(deferred_callback(other, INT(2)), 0);
+	note("fired-other");
+	return v;
+}
+
+static struct deferred_val cb_cancel(struct deferred_val v, void *d)
+{
+	deferred_cancel(d);
+	return v;
+}
+
+static void canceller_note(struct deferred *d, void *tag)
+{
+	(void)d;
+	note("cancel:%s", (const char *)tag);
+}
+
+static void canceller_fires(struct deferred *d, void *arg)
+{
+	(void)arg;
+	note("cancel:fires");
+	assert_int_equal(deferred_callback(d, INT(5)), 0);
+}
+
+/* ---- the demo's chains ---- */
+
+/* Overview: a result of 100 through four additions, an errback that
+ * never runs and addBoth, which sees 110. */
+static void overview_chain_adds_up_to_110(void **state)
+{
+	struct deferred *d = deferred_new(NULL, NULL);
+
+	(void)state;
+	for (intptr_t i = 1; i <= 4; i++)
+		assert_int_equal(deferred_add_callback(d, cb_add, (void *)i,
+		                                       NULL), 0);
+	deferred_add_errback(d, cb_note, S("errback"), NULL);
+	deferred_add_both(d, cb_note, S("both"), NULL);
+	assert_int_equal(deferred_callback(d, INT(100)), 0);
+	assert_string_equal(trace, "both=110;");
+	deferred_unref(d);
+}
+
+static void simple_route_chain_wraps_in_i_then_u(void **state)
+{
+	struct deferred *d = deferred_new(NULL, NULL);
+
+	(void)state;
+	deferred_add_callback(d, cb_add_tag, S("i"), NULL);
+	deferred_add_callback(d, cb_add_tag, S("u"), NULL);
+	assert_false(deferred_has_result(d));
+	deferred_callback(d,
+	    deferred_val_static("This is a simple callback...FIRE!"));
+	assert_string_equal(deferred_peek_result(d).ptr,
+	                    "<u><i>This is a simple callback...FIRE!</i></u>");
+	deferred_unref(d);
+}
+
+static struct deferred_val raise_error(void *arg)
+{
+	(void)arg;
+	return deferred_val_failure(
+	    value_error("invalid literal for int() with base 10: 'hello'"));
+}
+
+static struct deferred_val error_callback(struct deferred_val v, void *arg)
+{
+	char *s = failure_to_string(v.failure), *out = NULL;
+
+	(void)arg;
+	assert_non_null(s);
+	assert_int_not_equal(
+	    asprintf(&out, "Uh oh spaghetti-Os!<br><br>ERROR: %s", s), -1);
+	free(s);
+	deferred_val_free(v);
+	return deferred_val_str(out);
+}
+
+static void error_route_chain_recovers_and_wraps_in_strong(void **state)
+{
+	struct deferred *d = deferred_maybe(raise_error, NULL);
+
+	(void)state;
+	deferred_add_errback(d, error_callback, NULL, NULL);
+	deferred_add_callback(d, cb_add_tag, S("strong"), NULL);
+	assert_string_equal(deferred_peek_result(d).ptr,
+	    "<strong>Uh oh spaghetti-Os!<br><br>ERROR: [Failure instance: "
+	    "Traceback (failure with no frames): <class 'ValueError'>: "
+	    "invalid literal for int() with base 10: 'hello'\n]</strong>");
+	deferred_unref(d);
+	assert_int_equal(unhandled_calls, 0);
+}
+
+/* ---- callbacks and results ---- */
+
+static void pairs_run_in_the_order_they_were_added(void **state)
+{
+	struct deferred *d = deferred_new(NULL, NULL);
+
+	(void)state;
+	deferred_add_callback(d, cb_note, S("a"), NULL);
+	deferred_add_callback(d, cb_add, (void *)1, NULL);
+	deferred_add_callback(d, cb_note, S("b"), NULL);
+	deferred_add_callback(d, cb_add, (void *)10, NULL);
+	deferred_add_callback(d, cb_note, S("c"), NULL);
+	deferred_callback(d, INT(0));
+	assert_string_equal(trace, "a=0;b=1;c=11;");
+	deferred_unref(d);
+}
+
+static void callback_returning_failure_switches_to_errbacks(void **state)
+{
+	struct deferred *d = deferred_new(NULL, NULL);
+
+	(void)state;
+	deferred_add_callback(d, cb_fail, S("bad"), NULL);
+	deferred_add_callback(d, cb_note, S("skipped"), NULL);
+	deferred_add_errback(d, cb_note, S("eb"), NULL);
+	deferred_add_errback(d, cb_recover, (void *)7, NULL);
+	deferred_add_callback(d, cb_note, S("after"), NULL);
+	deferred_callback(d, INT(1));
+	assert_string_equal(trace, "eb=ValueError;after=7;");
+	deferred_unref(d);
+}
+
+static void errback_returning_value_switches_back_to_callbacks(void **state)
+{
+	struct deferred *d = deferred_new(NULL, NULL);
+
+	(void)state;
+	deferred_add_errback(d, cb_recover, (void *)3, NULL);
+	deferred_add_errback(d, cb_note, S("eb"), NULL);
+	deferred_add_callback(d, cb_note, S("cb"), NULL);
+	deferred_errback(d, value_error("x"));
+	assert_string_equal(trace, "cb=3;");
+	deferred_unref(d);
+	assert_int_equal(unhandled_calls, 0);
+}
+
+static void add_both_sees_successes_and_failures(void **state)
+{
+	struct deferred *ok = deferred_new(NULL, NULL);
+	struct deferred *bad = deferred_new(NULL, NULL);
+
+	(void)state;
+	deferred_add_both(ok, cb_note, S("ok"), NULL);
+	deferred_add_both(bad, cb_note, S("bad"), NULL);
+	deferred_add_errback(bad, cb_recover, (void *)0, NULL);
+	deferred_callback(ok, INT(4));
+	deferred_errback(bad, value_error("x"));
+	assert_string_equal(trace, "ok=4;bad=ValueError;");
+	deferred_unref(ok);
+	deferred_unref(bad);
+}
+
+static void callbacks_added_after_firing_run_at_once(void **state)
+{
+	struct deferred *d = deferred_new(NULL, NULL);
+
+	(void)state;
+	deferred_callback(d, INT(8));
+	assert_string_equal(trace, "");
+	deferred_add_callback(d, cb_note, S("late"), NULL);
+	assert_string_equal(trace, "late=8;");
+	deferred_unref(d);
+}
+
+static void callback_with_failure_value_runs_errbacks(void **state)
+{
+	struct deferred *d = deferred_new(NULL, NULL);
+
+	(void)state;
+	deferred_add_callbacks(d, cb_note, cb_note, S("x"), NULL);
+	deferred_add_errback(d, cb_recover, (void *)0, NULL);
+	deferred_callback(d, deferred_val_failure(value_error("v")));
+	assert_string_equal(trace, "x=ValueError;");
+	deferred_unref(d);
+}
+
+static void callback_with_deferred_value_is_einval(void **state)
+{
+	struct deferred *d = deferred_new(NULL, NULL);
+	struct deferred *other = deferred_new(NULL, NULL);
+
+	(void)state;
+	assert_int_equal(deferred_callback(d, deferred_val_deferred(other)),
+	                 -EINVAL);
+	assert_false(deferred_is_called(d));
+	deferred_unref(other);
+	deferred_unref(d);
+}
+
+static void errback_with_null_failure_fires_a_memory_error(void **state)
+{
+	struct deferred *d = deferred_new(NULL, NULL);
+
+	(void)state;
+	deferred_add_errback(d, cb_note, S("eb"), NULL);
+	assert_int_equal(deferred_errback(d, NULL), 0);
+	assert_string_equal(trace, "eb=MemoryError;");
+	deferred_unref(d);
+	assert_int_equal(unhandled_calls, 1);
+	assert_string_equal(unhandled_type, "MemoryError");
+}
+
+static void second_fire_returns_ealready_and_leaves_the_value(void **state)
+{
+	struct deferred *d = deferred_new(NULL, NULL);
+	struct deferred_val again = deferred_val_str(strdup("again"));
+	struct failure *f = value_error("again");
+
+	(void)state;
+	assert_int_equal(deferred_callback(d, INT(1)), 0);
+	assert_int_equal(deferred_callback(d, again), -EALREADY);
+	assert_int_equal(deferred_errback(d, f), -EALREADY);
+	/* Still ours: freeing them is neither a leak nor a double free. */
+	assert_string_equal(again.ptr, "again");
+	deferred_val_free(again);
+	failure_free(f);
+	assert_int_equal(as_int(deferred_peek_result(d)), 1);
+	deferred_unref(d);
+}
+
+static void state_queries_follow_firing_and_pausing(void **state)
+{
+	struct deferred *d = deferred_new(NULL, NULL);
+
+	(void)state;
+	assert_false(deferred_is_called(d));
+	assert_false(deferred_has_result(d));
+	assert_int_equal(deferred_peek_result(d).kind, DEFERRED_VAL_NONE);
+	deferred_pause(d);
+	deferred_callback(d, INT(6));
+	assert_true(deferred_is_called(d));
+	assert_false(deferred_has_result(d));
+	deferred_unpause(d);
+	assert_true(deferred_has_result(d));
+	assert_int_equal(as_int(deferred_peek_result(d)), 6);
+	deferred_unref(d);
+}
+
+static void peek_result_is_a_borrowed_view(void **state)
+{
+	struct deferred *d = deferred_succeed(deferred_val_str(strdup("s")));
+	struct deferred_val v = deferred_peek_result(d);
+
+	(void)state;
+	assert_int_equal(v.kind, DEFERRED_VAL_PTR);
+	assert_string_equal(v.ptr, "s");
+	assert_null(v.free);
+	deferred_unref(d);
+}
+
+/* ---- succeed, fail, maybe ---- */
+
+static void succeed_returns_a_fired_deferred(void **state)
+{
+	struct deferred *d = deferred_succeed(INT(12));
+
+	(void)state;
+	assert_true(deferred_has_result(d));
+	deferred_add_callback(d, cb_note, S("v"), NULL);
+	assert_string_equal(trace, "v=12;");
+	deferred_unref(d);
+}
+
+static void fail_returns_a_failed_deferred(void **state)
+{
+	struct deferred *d = deferred_fail(value_error("f"));
+
+	(void)state;
+	assert_true(deferred_has_result(d));
+	assert_int_equal(deferred_peek_result(d).kind, DEFERRED_VAL_FAILURE);
+	deferred_add_errback(d, cb_note, S("eb"), NULL);
+	deferred_add_errback(d, cb_recover, (void *)0, NULL);
+	assert_string_equal(trace, "eb=ValueError;");
+	deferred_unref(d);
+	assert_int_equal(unhandled_calls, 0);
+}
+
+static struct deferred_val return_int(void *arg)
+{
+	return INT((intptr_t)arg);
+}
+
+static struct deferred_val return_deferred(void *d)
+{
+	return deferred_val_deferred(d);
+}
+
+static void maybe_wraps_a_plain_value_in_succeed(void **state)
+{
+	struct deferred *d = deferred_maybe(return_int, (void *)9);
+
+	(void)state;
+	assert_true(deferred_has_result(d));
+	assert_int_equal(as_int(deferred_peek_result(d)), 9);
+	deferred_unref(d);
+}
+
+static void maybe_wraps_a_failure_in_fail(void **state)
+{
+	struct deferred *d = deferred_maybe(raise_error, NULL);
+	struct deferred_val v = deferred_peek_result(d);
+
+	(void)state;
+	assert_int_equal(v.kind, DEFERRED_VAL_FAILURE);
+	assert_true(failure_check(v.failure, "ValueError"));
+	deferred_unref(d);
+	assert_int_equal(unhandled_calls, 1);
+}
+
+static void maybe_returns_a_returned_deferred_unchanged(void **state)
+{
+	struct deferred *inner = deferred_new(NULL, NULL);
+	struct deferred *d = deferred_maybe(return_deferred, inner);
+
+	(void)state;
+	assert_ptr_equal(d, inner);
+	assert_false(deferred_is_called(d));
+	deferred_unref(d);
+}
+
+/* ---- chaining ---- */
+
+static void callback_returning_unfired_deferred_waits_for_it(void **state)
+{
+	struct deferred *outer = deferred_new(NULL, NULL);
+	struct deferred *inner = deferred_new(NULL, NULL);
+
+	(void)state;
+	deferred_add_callback(outer, cb_return_deferred, inner, NULL);
+	deferred_add_callback(outer, cb_note, S("outer"), NULL);
+	deferred_callback(outer, INT(1));
+	assert_string_equal(trace, "");
+	assert_true(deferred_is_called(outer));
+	assert_false(deferred_has_result(outer));
+	assert_int_equal(deferred_peek_result(outer).kind,
+	                 DEFERRED_VAL_DEFERRED);
+	assert_ptr_equal(deferred_peek_result(outer).deferred, inner);
+
+	deferred_callback(inner, INT(42));
+	assert_string_equal(trace, "outer=42;");
+	assert_true(deferred_has_result(outer));
+	deferred_unref(inner);
+	deferred_unref(outer);
+}
+
+static void chained_deferred_is_left_with_none(void **state)
+{
+	struct deferred *outer = deferred_new(NULL, NULL);
+	struct deferred *inner = deferred_new(NULL, NULL);
+
+	(void)state;
+	deferred_add_callback(outer, cb_return_deferred, inner, NULL);
+	deferred_callback(outer, INT(1));
+	deferred_add_callback(outer, cb_note, S("outer"), NULL);
+	deferred_add_callback(inner, cb_note, S("inner"), NULL);
+	deferred_callback(inner, INT(3));
+	/* The continuation sits before the pair added to inner afterwards. */
+	assert_string_equal(trace, "outer=3;inner=None;");
+	deferred_unref(inner);
+	deferred_unref(outer);
+}
+
+static void waiter_gets_the_result_after_inner_pairs_added_before(
+    void **state)
+{
+	struct deferred *outer = deferred_new(NULL, NULL);
+	struct deferred *inner = deferred_new(NULL, NULL);
+
+	(void)state;
+	deferred_add_callback(inner, cb_add, (void *)10, NULL);
+	deferred_add_callback(outer, cb_return_deferred, inner, NULL);
+	deferred_add_callback(outer, cb_note, S("outer"), NULL);
+	deferred_callback(outer, INT(0));
+	deferred_callback(inner, INT(1));
+	assert_string_equal(trace, "outer=11;");
+	deferred_unref(inner);
+	deferred_unref(outer);
+}
+
+/* Fires `other`, whose callback returns this callback's own Deferred
+ * while this callback is still in progress. */
+static struct deferred_val cb_fire_other_then_add(struct deferred_val v,
+                                                  void *other)
+{
+	deferred_callback(other, INT(0));
+	note("fired");
+	return INT(as_int(v) + 1);
+}
+
+static void deferred_returned_from_inside_its_callback_is_waited_on(
+    void **state)
+{
+	struct deferred *d = deferred_new(NULL, NULL);
+	struct deferred *x = deferred_new(NULL, NULL);
+
+	(void)state;
+	deferred_add_callback(x, cb_return_deferred, d, NULL);
+	deferred_add_callback(x, cb_note, S("x"), NULL);
+	deferred_add_callback(d, cb_fire_other_then_add, x, NULL);
+	deferred_callback(d, INT(1));
+	/* x gets the value d's callback returned, not a half-run state. */
+	assert_string_equal(trace, "fired;x=2;");
+	assert_int_equal(deferred_peek_result(d).kind, DEFERRED_VAL_NONE);
+	deferred_unref(x);
+	deferred_unref(d);
+}
+
+static void callback_returning_fired_deferred_takes_its_result_at_once(
+    void **state)
+{
+	struct deferred *outer = deferred_new(NULL, NULL);
+	struct deferred *inner = deferred_succeed(INT(5));
+
+	(void)state;
+	deferred_add_callback(outer, cb_return_deferred, inner, NULL);
+	deferred_add_callback(outer, cb_note, S("outer"), NULL);
+	deferred_callback(outer, INT(1));
+	assert_string_equal(trace, "outer=5;");
+	assert_int_equal(deferred_peek_result(inner).kind, DEFERRED_VAL_NONE);
+	deferred_unref(inner);
+	deferred_unref(outer);
+}
+
+static void chained_failure_goes_to_the_outer_errbacks(void **state)
+{
+	struct deferred *outer = deferred_new(NULL, NULL);
+	struct deferred *inner = deferred_new(NULL, NULL);
+
+	(void)state;
+	deferred_add_callback(outer, cb_return_deferred, inner, NULL);
+	deferred_add_callback(outer, cb_note, S("cb"), NULL);
+	deferred_add_errback(outer, cb_note, S("eb"), NULL);
+	deferred_add_errback(outer, cb_recover, (void *)0, NULL);
+	deferred_callback(outer, INT(1));
+	deferred_errback(inner, value_error("inner"));
+	assert_string_equal(trace, "eb=ValueError;");
+	deferred_unref(inner);
+	deferred_unref(outer);
+	assert_int_equal(unhandled_calls, 0);
+}
+
+static void paused_inner_is_waited_on_even_with_a_result(void **state)
+{
+	struct deferred *outer = deferred_new(NULL, NULL);
+	struct deferred *inner = deferred_new(NULL, NULL);
+
+	(void)state;
+	deferred_pause(inner);
+	deferred_callback(inner, INT(4));
+	deferred_add_callback(outer, cb_return_deferred, inner, NULL);
+	deferred_add_callback(outer, cb_note, S("outer"), NULL);
+	deferred_callback(outer, INT(1));
+	assert_string_equal(trace, "");
+	deferred_unpause(inner);
+	assert_string_equal(trace, "outer=4;");
+	deferred_unref(inner);
+	deferred_unref(outer);
+}
+
+static void two_deferreds_waiting_on_one_get_value_then_none(void **state)
+{
+	struct deferred *a = deferred_new(NULL, NULL);
+	struct deferred *b = deferred_new(NULL, NULL);
+	struct deferred *inner = deferred_new(NULL, NULL);
+
+	(void)state;
+	deferred_add_callback(a, cb_return_deferred, inner, NULL);
+	deferred_add_callback(a, cb_note, S("a"), NULL);
+	deferred_add_callback(b, cb_return_deferred, inner, NULL);
+	deferred_add_callback(b, cb_note, S("b"), NULL);
+	deferred_callback(a, INT(0));
+	deferred_callback(b, INT(0));
+	deferred_callback(inner, INT(9));
+	assert_string_equal(trace, "a=9;b=None;");
+	deferred_unref(a);
+	deferred_unref(b);
+	deferred_unref(inner);
+}
+
+static void callbacks_added_to_a_waiter_keep_later_waiters_linked(
+    void **state)
+{
+	struct deferred *a = deferred_new(NULL, NULL);
+	struct deferred *b = deferred_new(NULL, NULL);
+	struct deferred *inner = deferred_new(NULL, NULL);
+
+	(void)state;
+	deferred_add_callback(a, cb_return_deferred, inner, NULL);
+	deferred_add_callback(b, cb_return_deferred, inner, NULL);
+	deferred_callback(a, INT(0));
+	deferred_callback(b, INT(0));
+	deferred_add_callback(a, cb_note, S("a"), NULL);
+	deferred_pause(a);
+	deferred_unpause(a);
+	deferred_add_callback(b, cb_note, S("b"), NULL);
+	deferred_callback(inner, INT(9));
+	assert_string_equal(trace, "a=9;b=None;");
+	deferred_unref(a);
+	deferred_unref(b);
+	deferred_unref(inner);
+}
+
+static void callback_returning_its_own_deferred_fails(void **state)
+{
+	struct deferred *d = deferred_new(NULL, NULL);
+
+	(void)state;
+	deferred_add_callback(d, cb_return_deferred, d, NULL);
+	deferred_add_errback(d, cb_note, S("eb"), NULL);
+	deferred_add_errback(d, cb_recover, (void *)0, NULL);
+	deferred_callback(d, INT(0));
+	assert_string_equal(trace, "eb=RuntimeError;");
+	deferred_unref(d);
+}
+
+static void dropping_a_waiting_deferred_leaves_the_inner_usable(void **state)
+{
+	struct deferred *outer = deferred_new(NULL, NULL);
+	struct deferred *inner = deferred_new(NULL, NULL);
+
+	(void)state;
+	deferred_add_callback(outer, cb_return_deferred, inner, NULL);
+	deferred_add_callback(outer, cb_note, S("outer"), count_arg_free);
+	deferred_callback(outer, INT(0));
+	deferred_unref(outer);
+	assert_int_equal(arg_frees, 1);
+	deferred_add_callback(inner, cb_note, S("inner"), NULL);
+	deferred_callback(inner, INT(2));
+	assert_string_equal(trace, "inner=2;");
+	deferred_unref(inner);
+}
+
+/* ds[i] waits on ds[i - 1]; firing ds[0] walks the whole chain. */
+static struct deferred **deep_chain(void)
+{
+	struct deferred **ds = calloc(DEEP, sizeof(*ds));
+
+	assert_non_null(ds);
+	for (size_t i = 0; i < DEEP; i++) {
+		ds[i] = deferred_new(NULL, NULL);
+		assert_non_null(ds[i]);
+	}
+	for (size_t i = 1; i < DEEP; i++) {
+		deferred_add_callback(ds[i], cb_return_deferred, ds[i - 1], NULL);
+		deferred_callback(ds[i], INT(0));
+	}
+	return ds;
+}
+
+static void deep_chain_of_deferreds_runs_without_stack_growth(void **state)
+{
+	struct deferred **ds = deep_chain();
+
+	(void)state;
+	deferred_add_callback(ds[DEEP - 1], cb_note, S("top"), NULL);
+	assert_string_equal(trace, "");
+	deferred_callback(ds[0], INT(7));
+	assert_string_equal(trace, "top=7;");
+	for (size_t i = 0; i < DEEP; i++)
+		deferred_unref(ds[i]);
+	free(ds);
+}
+
+static void dropping_a_deep_waiting_chain_frees_it_iteratively(void **state)
+{
+	struct deferred **ds = deep_chain();
+
+	(void)state;
+	deferred_add_callback(ds[0], cb_note, S("never"), count_arg_free);
+	/* Each waiter owns the one below, so only the top frees them all. */
+	for (size_t i = 0; i < DEEP - 1; i++)
+		deferred_unref(ds[i]);
+	assert_int_equal(arg_frees, 0);
+	deferred_unref(ds[DEEP - 1]);
+	assert_int_equal(arg_frees, 1);
+	assert_string_equal(trace, "");
+	free(ds);
+}
+
+static void cancelling_a_deep_waiting_chain_reaches_the_innermost(
+    void **state)
+{
+	struct deferred **ds = deep_chain();
+
+	(void)state;
+	deferred_add_errback(ds[DEEP - 1], cb_note, S("top"), NULL);
+	deferred_add_errback(ds[DEEP - 1], cb_recover, (void *)0, NULL);
+	deferred_cancel(ds[DEEP - 1]);
+	assert_string_equal(trace, "top=" FAILURE_CANCELLED ";");
+	for (size_t i = 0; i < DEEP; i++)
+		deferred_unref(ds[i]);
+	free(ds);
+	assert_int_equal(unhandled_calls, 0);
+}
+
+/* ---- cancel ---- */
+
+static void cancel_without_canceller_errbacks_cancelled_error(void **state)
+{
+	struct deferred *d = deferred_new(NULL, NULL);
+
+	(void)state;
+	deferred_add_errback(d, cb_note, S("eb"), NULL);
+	deferred_cancel(d);
+	assert_true(deferred_is_called(d));
+	assert_string_equal(trace, "eb=" FAILURE_CANCELLED ";");
+	deferred_unref(d);
+	assert_int_equal(unhandled_calls, 1);
+	assert_string_equal(unhandled_type, FAILURE_CANCELLED);
+}
+
+static void cancel_runs_the_canceller_then_errbacks(void **state)
+{
+	struct deferred *d = deferred_new(canceller_note, S("c"));
+
+	(void)state;
+	deferred_add_errback(d, cb_note, S("eb"), NULL);
+	deferred_add_errback(d, cb_recover, (void *)0, NULL);
+	deferred_cancel(d);
+	assert_string_equal(trace, "cancel:c;eb=" FAILURE_CANCELLED ";");
+	deferred_unref(d);
+}
+
+static void canceller_that_fires_replaces_the_cancelled_error(void **state)
+{
+	struct deferred *d = deferred_new(canceller_fires, NULL);
+
+	(void)state;
+	deferred_add_both(d, cb_note, S("both"), NULL);
+	deferred_cancel(d);
+	assert_string_equal(trace, "cancel:fires;both=5;");
+	/* It fired for real, so nothing is suppressed. */
+	assert_int_equal(deferred_callback(d, INT(1)), -EALREADY);
+	deferred_unref(d);
+}
+
+static void callback_after_cancel_without_canceller_is_swallowed_once(
+    void **state)
+{
+	struct deferred *d = deferred_new(NULL, NULL);
+
+	(void)state;
+	deferred_add_errback(d, cb_recover, (void *)0, NULL);
+	deferred_cancel(d);
+	/* Taken and freed: the string must not leak. */
+	assert_int_equal(deferred_callback(d, deferred_val_str(strdup("x"))), 0);
+	assert_int_equal(deferred_callback(d, INT(2)), -EALREADY);
+	assert_int_equal(as_int(deferred_peek_result(d)), 0);
+	deferred_unref(d);
+}
+
+static void callback_after_cancel_with_canceller_is_already_called(
+    void **state)
+{
+	struct deferred *d = deferred_new(canceller_note, S("c"));
+
+	(void)state;
+	deferred_add_errback(d, cb_recover, (void *)0, NULL);
+	deferred_cancel(d);
+	assert_int_equal(deferred_callback(d, INT(2)), -EALREADY);
+	deferred_unref(d);
+}
+
+static void cancelling_twice_errbacks_once(void **state)
+{
+	struct deferred *d = deferred_new(canceller_note, S("c"));
+
+	(void)state;
+	deferred_add_errback(d, cb_note, S("eb"), NULL);
+	deferred_add_errback(d, cb_recover, (void *)0, NULL);
+	deferred_cancel(d);
+	deferred_cancel(d);
+	assert_string_equal(trace, "cancel:c;eb=" FAILURE_CANCELLED ";");
+	deferred_unref(d);
+}
+
+static void cancel_after_firing_does_nothing(void **state)
+{
+	struct deferred *d = deferred_new(canceller_note, S("c"));
+
+	(void)state;
+	deferred_callback(d, INT(1));
+	deferred_cancel(d);
+	assert_string_equal(trace, "");
+	assert_int_equal(as_int(deferred_peek_result(d)), 1);
+	deferred_unref(d);
+}
+
+static void cancel_forwards_to_the_chained_deferred(void **state)
+{
+	struct deferred *outer = deferred_new(canceller_note, S("outer"));
+	struct deferred *inner = deferred_new(canceller_note, S("inner"));
+
+	(void)state;
+	deferred_add_callback(outer, cb_return_deferred, inner, NULL);
+	deferred_add_errback(outer, cb_note, S("eb"), NULL);
+	deferred_add_errback(outer, cb_recover, (void *)0, NULL);
+	deferred_callback(outer, INT(0));
+	deferred_cancel(outer);
+	assert_string_equal(trace, "cancel:inner;eb=" FAILURE_CANCELLED ";");
+	assert_true(deferred_is_called(inner));
+	deferred_unref(inner);
+	deferred_unref(outer);
+}
+
+static void cancel_from_inside_own_callback_is_harmless(void **state)
+{
+	struct deferred *d = deferred_new(NULL, NULL);
+
+	(void)state;
+	deferred_add_callback(d, cb_cancel, d, NULL);
+	deferred_add_callback(d, cb_note, S("after"), NULL);
+	deferred_callback(d, INT(1));
+	assert_string_equal(trace, "after=1;");
+	deferred_unref(d);
+}
+
+/* ---- pause ---- */
+
+static void paused_deferred_holds_callbacks_until_unpaused(void **state)
+{
+	struct deferred *d = deferred_new(NULL, NULL);
+
+	(void)state;
+	deferred_pause(d);
+	deferred_add_callback(d, cb_note, S("a"), NULL);
+	deferred_callback(d, INT(1));
+	deferred_add_callback(d, cb_note, S("b"), NULL);
+	assert_string_equal(trace, "");
+	deferred_unpause(d);
+	assert_string_equal(trace, "a=1;b=1;");
+	deferred_unref(d);
+}
+
+static void pause_counts_so_each_needs_an_unpause(void **state)
+{
+	struct deferred *d = deferred_new(NULL, NULL);
+
+	(void)state;
+	deferred_pause(d);
+	deferred_pause(d);
+	deferred_add_callback(d, cb_note, S("a"), NULL);
+	deferred_callback(d, INT(1));
+	deferred_unpause(d);
+	assert_string_equal(trace, "");
+	deferred_unpause(d);
+	assert_string_equal(trace, "a=1;");
+	deferred_unref(d);
+}
+
+static void unpause_without_pause_does_not_underflow(void **state)
+{
+	struct deferred *d = deferred_new(NULL, NULL);
+
+	(void)state;
+	deferred_unpause(d);
+	deferred_pause(d);
+	deferred_add_callback(d, cb_note, S("a"), NULL);
+	deferred_callback(d, INT(1));
+	assert_string_equal(trace, "");
+	deferred_unpause(d);
+	assert_string_equal(trace, "a=1;");
+	deferred_unref(d);
+}
+
+static void pause_from_inside_a_callback_stops_before_the_next(void **state)
+{
+	struct deferred *d = deferred_new(NULL, NULL);
+
+	(void)state;
+	deferred_add_callback(d, cb_pause, d, NULL);
+	deferred_add_callback(d, cb_note, S("a"), NULL);
+	deferred_callback(d, INT(1));
+	assert_string_equal(trace, "");
+	deferred_unpause(d);
+	assert_string_equal(trace, "a=1;");
+	deferred_unref(d);
+}
+
+/* ---- re-entrancy and lifetime ---- */
+
+static void unref_inside_own_callback_waits_for_the_end_of_the_run(
+    void **state)
+{
+	struct deferred *d = deferred_new(NULL, NULL);
+
+	(void)state;
+	deferred_add_callback(d, cb_unref, d, NULL);
+	deferred_add_callback(d, cb_note, S("after"), count_arg_free);
+	deferred_add_callback(d, cb_note, S("last"), count_arg_free);
+	/* The caller's only reference goes in the first callback. */
+	deferred_callback(d, INT(1));
+	assert_string_equal(trace, "after=1;last=1;");
+	assert_int_equal(arg_frees, 2);
+}
+
+static void unref_inside_callback_reports_a_final_failure_once(void **state)
+{
+	struct deferred *d = deferred_new(NULL, NULL);
+
+	(void)state;
+	deferred_add_callback(d, cb_unref, d, NULL);
+	deferred_add_callback(d, cb_fail, S("late"), NULL);
+	deferred_callback(d, INT(1));
+	assert_int_equal(unhandled_calls, 1);
+	assert_string_equal(unhandled_message, "late");
+}
+
+static void fire_from_inside_own_callback_is_ealready(void **state)
+{
+	struct deferred *d = deferred_new(NULL, NULL);
+
+	(void)state;
+	deferred_add_callback(d, cb_refire, d, NULL);
+	deferred_add_callback(d, cb_note, S("after"), NULL);
+	deferred_callback(d, INT(1));
+	assert_string_equal(trace, "refire=EALREADY;after=1;");
+	deferred_unref(d);
+}
+
+static void firing_another_deferred_from_a_callback_runs_it_inside(
+    void **state)
+{
+	struct deferred *d = deferred_new(NULL, NULL);
+	struct deferred *other = deferred_new(NULL, NULL);
+
+	(void)state;
+	deferred_add_callback(other, cb_note, S("other"), NULL);
+	deferred_add_callback(d, cb_fire_other, other, NULL);
+	deferred_add_callback(d, cb_note, S("d"), NULL);
+	deferred_callback(d, INT(1));
+	assert_string_equal(trace, "firing-other;other=2;fired-other;d=1;");
+	deferred_unref(other);
+	deferred_unref(d);
+}
+
+static int nesting, max_nesting, added_from_inside;
+
+/* Adds the next callback to its own Deferred while running: each one
+ * must run after the current returns, not inside it. */
+static struct deferred_val cb_add_next(struct deferred_val v, void *d)
+{
+	nesting++;
+	if (nesting > max_nesting)
+		max_nesting = nesting;
+	if (added_from_inside < DEEP) {
+		added_from_inside++;
+		assert_int_equal(deferred_add_callback(d, cb_add_next, d, NULL),
+		                 0);
+	}
+	nesting--;
+	return v;
+}
+
+static void callbacks_added_from_inside_a_callback_do_not_recurse(
+    void **state)
+{
+	struct deferred *d = deferred_new(NULL, NULL);
+
+	(void)state;
+	nesting = max_nesting = added_from_inside = 0;
+	deferred_add_callback(d, cb_add_next, d, NULL);
+	deferred_callback(d, INT(0));
+	assert_int_equal(added_from_inside, DEEP);
+	assert_int_equal(max_nesting, 1);
+	deferred_unref(d);
+}
+
+static void more_than_four_pairs_are_kept_in_order(void **state)
+{
+	static const char *const tags[] = { "a", "b", "c", "d", "e",
+		                            "f", "g", "h", "i", "j" };
+	struct deferred *d = deferred_new(NULL, NULL);
+
+	(void)state;
+	for (size_t i = 0; i < 10; i++) {
+		deferred_add_callback(d, cb_add, (void *)1, NULL);
+		deferred_add_callback(d, cb_note, (void *)tags[i], NULL);
+	}
+	deferred_callback(d, INT(0));
+	assert_string_equal(trace, "a=1;b=2;c=3;d=4;e=5;f=6;g=7;h=8;i=9;j=10;");
+	deferred_unref(d);
+}
+
+static void pairs_added_while_paused_midway_keep_their_order(void **state)
+{
+	struct deferred *d = deferred_new(NULL, NULL);
+
+	(void)state;
+	deferred_add_callback(d, cb_pause, d, NULL);
+	deferred_add_callback(d, cb_note, S("a"), NULL);
+	deferred_add_callback(d, cb_note, S("b"), NULL);
+	deferred_add_callback(d, cb_note, S("c"), NULL);
+	deferred_callback(d, INT(1));
+	/* The four inline slots are full with one of them spent. */
+	deferred_add_callback(d, cb_note, S("d"), NULL);
+	deferred_add_callback(d, cb_note, S("e"), NULL);
+	assert_string_equal(trace, "");
+	deferred_unpause(d);
+	assert_string_equal(trace, "a=1;b=1;c=1;d=1;e=1;");
+	deferred_unref(d);
+}
+
+/* ---- arg_free ---- */
+
+static void arg_free_runs_once_after_its_pair_ran(void **state)
+{
+	struct deferred *d = deferred_new(NULL, NULL);
+
+	(void)state;
+	deferred_add_callback(d, cb_note, S("a"), count_arg_free);
+	deferred_callback(d, INT(1));
+	assert_int_equal(arg_frees, 1);
+	deferred_unref(d);
+	assert_int_equal(arg_frees, 1);
+}
+
+static void arg_free_runs_for_a_pair_whose_other_side_was_used(void **state)
+{
+	struct deferred *d = deferred_new(NULL, NULL);
+
+	(void)state;
+	deferred_add_errback(d, cb_note, S("eb"), count_arg_free);
+	deferred_callback(d, INT(1));
+	assert_string_equal(trace, "");
+	assert_int_equal(arg_frees, 1);
+	deferred_unref(d);
+	assert_int_equal(arg_frees, 1);
+}
+
+static void arg_free_runs_on_free_for_pairs_that_never_ran(void **state)
+{
+	struct deferred *d = deferred_new(NULL, NULL);
+
+	(void)state;
+	for (int i = 0; i < 6; i++)
+		deferred_add_callback(d, cb_note, S("never"), count_arg_free);
+	deferred_unref(d);
+	assert_int_equal(arg_frees, 6);
+	assert_string_equal(trace, "");
+}
+
+static void arg_free_runs_on_free_for_pairs_held_by_a_pause(void **state)
+{
+	struct deferred *d = deferred_new(NULL, NULL);
+
+	(void)state;
+	deferred_add_callback(d, cb_note, S("ran"), count_arg_free);
+	deferred_add_callback(d, cb_pause, d, count_arg_free);
+	deferred_add_callback(d, cb_note, S("held"), count_arg_free);
+	deferred_callback(d, INT(1));
+	assert_int_equal(arg_frees, 2);
+	deferred_unref(d);
+	assert_int_equal(arg_frees, 3);
+	assert_string_equal(trace, "ran=1;");
+}
+
+/* ---- unhandled errors ---- */
+
+static void dropping_a_failed_deferred_reports_it_once(void **state)
+{
+	struct deferred *d = deferred_fail(value_error("boom"));
+
+	(void)state;
+	deferred_ref(d);
+	deferred_unref(d);
+	assert_int_equal(unhandled_calls, 0);
+	deferred_unref(d);
+	assert_int_equal(unhandled_calls, 1);
+	assert_string_equal(unhandled_type, "ValueError");
+	assert_string_equal(unhandled_message, "boom");
+}
+
+static void handled_failure_is_not_reported(void **state)
+{
+	struct deferred *d = deferred_fail(value_error("boom"));
+
+	(void)state;
+	deferred_add_errback(d, cb_recover, (void *)0, NULL);
+	deferred_unref(d);
+	assert_int_equal(unhandled_calls, 0);
+}
+
+static void unfired_deferred_is_not_reported(void **state)
+{
+	(void)state;
+	deferred_unref(deferred_new(NULL, NULL));
+	assert_int_equal(unhandled_calls, 0);
+}
+
+static void failure_handed_to_a_waiter_is_reported_by_the_waiter_only(
+    void **state)
+{
+	struct deferred *outer = deferred_new(NULL, NULL);
+	struct deferred *inner = deferred_new(NULL, NULL);
+
+	(void)state;
+	deferred_add_callback(outer, cb_return_deferred, inner, NULL);
+	deferred_callback(outer, INT(0));
+	deferred_errback(inner, value_error("in"));
+	deferred_unref(inner);
+	assert_int_equal(unhandled_calls, 0);
+	deferred_unref(outer);
+	assert_int_equal(unhandled_calls, 1);
+	assert_string_equal(unhandled_message, "in");
+}
+
+static void null_hook_restores_the_default_reporter(void **state)
+{
+	(void)state;
+	deferred_set_unhandled_hook(NULL);
+	/* The default writes a line to stderr instead of calling ours. */
+	deferred_unref(deferred_fail(value_error("to stderr")));
+	assert_int_equal(unhandled_calls, 0);
+}
+
+/* ---- addTimeout ---- */
+
+static const struct timeval ten_ms = { 0, 10000 };
+static const struct timeval ten_s = { 10, 0 };
+
+static void timeout_turns_cancelled_error_into_timeout_error(void **state)
+{
+	struct event_base *base = *state;
+	struct deferred *d = deferred_new(NULL, NULL);
+	struct deferred_val v;
+
+	deferred_add_errback(d, cb_note, S("before"), NULL);
+	assert_int_equal(deferred_add_timeout(d, base, &ten_ms), 0);
+	deferred_add_errback(d, cb_note, S("after"), NULL);
+	assert_int_equal(event_base_loop(base, EVLOOP_ONCE), 0);
+	/* Only the pairs added after addTimeout see the conversion. */
+	assert_string_equal(trace, "before=" FAILURE_CANCELLED
+	                           ";after=" FAILURE_TIMEOUT ";");
+	v = deferred_peek_result(d);
+	assert_string_equal(failure_message(v.failure),
+	                    "Deferred timed out after 0.01 seconds");
+	deferred_unref(d);
+	assert_int_equal(unhandled_calls, 1);
+	assert_string_equal(unhandled_type, FAILURE_TIMEOUT);
+}
+
+static void late_callback_after_timeout_is_swallowed(void **state)
+{
+	struct event_base *base = *state;
+	struct deferred *d = deferred_new(NULL, NULL);
+
+	deferred_add_timeout(d, base, &ten_ms);
+	deferred_add_errback(d, cb_recover, (void *)0, NULL);
+	assert_int_equal(event_base_loop(base, EVLOOP_ONCE), 0);
+	assert_int_equal(deferred_callback(d, INT(1)), 0);
+	assert_int_equal(as_int(deferred_peek_result(d)), 0);
+	deferred_unref(d);
+}
+
+static void timeout_runs_the_canceller(void **state)
+{
+	struct event_base *base = *state;
+	struct deferred *d = deferred_new(canceller_fires, NULL);
+
+	deferred_add_timeout(d, base, &ten_ms);
+	deferred_add_callback(d, cb_note, S("cb"), NULL);
+	assert_int_equal(event_base_loop(base, EVLOOP_ONCE), 0);
+	assert_string_equal(trace, "cancel:fires;cb=5;");
+	deferred_unref(d);
+}
+
+static void canceller_errbacks(struct deferred *d, void *arg)
+{
+	(void)arg;
+	deferred_errback(d, value_error("own"));
+}
+
+static void timeout_keeps_a_non_cancel_failure_from_the_canceller(
+    void **state)
+{
+	struct event_base *base = *state;
+	struct deferred *d = deferred_new(canceller_errbacks, NULL);
+
+	deferred_add_timeout(d, base, &ten_ms);
+	deferred_add_errback(d, cb_note, S("eb"), NULL);
+	deferred_add_errback(d, cb_recover, (void *)0, NULL);
+	assert_int_equal(event_base_loop(base, EVLOOP_ONCE), 0);
+	assert_string_equal(trace, "eb=ValueError;");
+	deferred_unref(d);
+}
+
+static void deferred_fired_before_timeout_leaves_no_timer(void **state)
+{
+	struct event_base *base = *state;
+	struct deferred *d = deferred_new(NULL, NULL);
+
+	assert_int_equal(deferred_add_timeout(d, base, &ten_s), 0);
+	assert_int_equal(
+	    event_base_get_num_events(base, EVENT_BASE_COUNT_ADDED), 1);
+	deferred_add_callback(d, cb_note, S("cb"), NULL);
+	deferred_callback(d, INT(3));
+	assert_int_equal(
+	    event_base_get_num_events(base, EVENT_BASE_COUNT_ADDED), 0);
+	assert_string_equal(trace, "cb=3;");
+	deferred_unref(d);
+}
+
+static void timeout_on_a_fired_deferred_leaves_no_timer(void **state)
+{
+	struct event_base *base = *state;
+	struct deferred *d = deferred_succeed(INT(3));
+
+	assert_int_equal(deferred_add_timeout(d, base, &ten_s), 0);
+	assert_int_equal(
+	    event_base_get_num_events(base, EVENT_BASE_COUNT_ADDED), 0);
+	assert_int_equal(as_int(deferred_peek_result(d)), 3);
+	deferred_unref(d);
+}
+
+static void freeing_an_unfired_deferred_removes_its_timer(void **state)
+{
+	struct event_base *base = *state;
+	struct deferred *d = deferred_new(NULL, NULL);
+
+	deferred_add_timeout(d, base, &ten_s);
+	deferred_unref(d);
+	assert_int_equal(
+	    event_base_get_num_events(base, EVENT_BASE_COUNT_ADDED), 0);
+}
+
+static void timeout_leaves_other_failures_alone(void **state)
+{
+	struct event_base *base = *state;
+	struct deferred *d = deferred_new(NULL, NULL);
+
+	deferred_add_timeout(d, base, &ten_s);
+	deferred_add_errback(d, cb_note, S("eb"), NULL);
+	deferred_add_errback(d, cb_recover, (void *)0, NULL);
+	deferred_errback(d, value_error("own"));
+	assert_string_equal(trace, "eb=ValueError;");
+	deferred_unref(d);
+}
+
+static void timeout_while_waiting_cancels_the_chained_deferred(void **state)
+{
+	struct event_base *base = *state;
+	struct deferred *outer = deferred_new(NULL, NULL);
+	struct deferred *inner = deferred_new(canceller_note, S("inner"));
+
+	deferred_add_callback(outer, cb_return_deferred, inner, NULL);
+	deferred_callback(outer, INT(0));
+	deferred_add_timeout(outer, base, &ten_ms);
+	deferred_add_errback(outer, cb_note, S("eb"), NULL);
+	deferred_add_errback(outer, cb_recover, (void *)0, NULL);
+	assert_int_equal(event_base_loop(base, EVLOOP_ONCE), 0);
+	assert_string_equal(trace, "cancel:inner;eb=" FAILURE_TIMEOUT ";");
+	deferred_unref(inner);
+	deferred_unref(outer);
+}
+
+/* ---- DeferredList ---- */
+
+/* Gives the gather one reference to each of n new Deferreds and keeps
+ * one for the test. */
+static void new_members(struct deferred **ds, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		ds[i] = deferred_new(canceller_note, S("m"));
+		deferred_ref(ds[i]);
+	}
+}
+
+static void drop_members(struct deferred **ds, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		deferred_unref(ds[i]);
+}
+
+static const struct deferred_gather_result *list_of(struct deferred *g)
+{
+	struct deferred_val v = deferred_peek_result(g);
+
+	assert_int_equal(v.kind, DEFERRED_VAL_PTR);
+	return v.ptr;
+}
+
+static void gather_lists_results_in_input_order(void **state)
+{
+	struct deferred *ds[3];
+	struct deferred *g;
+	const struct deferred_gather_result *r;
+
+	(void)state;
+	new_members(ds, 3);
+	g = deferred_gather(ds, 3, 0);
+	deferred_callback(ds[2], INT(30));
+	deferred_callback(ds[0], INT(10));
+	assert_false(deferred_is_called(g));
+	deferred_callback(ds[1], INT(20));
+	r = list_of(g);
+	assert_int_equal(r->n, 3);
+	for (size_t i = 0; i < 3; i++) {
+		assert_true(r->entries[i].success);
+		assert_int_equal(as_int(r->entries[i].result), 10 * (i + 1));
+	}
+	drop_members(ds, 3);
+	deferred_unref(g);
+}
+
+static void gather_of_fired_members_fires_at_once(void **state)
+{
+	struct deferred *ds[2] = { deferred_succeed(INT(1)),
+		                   deferred_succeed(INT(2)) };
+	struct deferred *g = deferred_gather(ds, 2, 0);
+	const struct deferred_gather_result *r = list_of(g);
+
+	(void)state;
+	assert_int_equal(r->n, 2);
+	assert_int_equal(as_int(r->entries[0].result), 1);
+	assert_int_equal(as_int(r->entries[1].result), 2);
+	deferred_unref(g);
+}
+
+static void gather_of_nothing_fires_with_an_empty_list(void **state)
+{
+	struct deferred *g = deferred_gather(NULL, 0, 0);
+
+	(void)state;
+	assert_int_equal(list_of(g)->n, 0);
+	deferred_unref(g);
+}
+
+static void gather_keeps_a_failure_and_the_member_still_reports_it(
+    void **state)
+{
+	struct deferred *ds[2];
+	struct deferred *g;
+	const struct deferred_gather_result *r;
+
+	(void)state;
+	new_members(ds, 2);
+	g = deferred_gather(ds, 2, 0);
+	deferred_callback(ds[0], INT(1));
+	deferred_errback(ds[1], value_error("bad"));
+	r = list_of(g);
+	assert_true(r->entries[0].success);
+	assert_false(r->entries[1].success);
+	assert_int_equal(r->entries[1].result.kind, DEFERRED_VAL_FAILURE);
+	assert_string_equal(failure_message(r->entries[1].result.failure), "bad");
+	deferred_unref(g);
+	assert_int_equal(unhandled_calls, 0);
+	/* Without consumeErrors the member keeps failing, as in Twisted. */
+	drop_members(ds, 2);
+	assert_int_equal(unhandled_calls, 1);
+	assert_string_equal(unhandled_message, "bad");
+}
+
+static void gather_consume_errors_leaves_members_with_none(void **state)
+{
+	struct deferred *ds[2];
+	struct deferred *g;
+
+	(void)state;
+	new_members(ds, 2);
+	g = deferred_gather(ds, 2, DEFERRED_GATHER_CONSUME_ERRORS);
+	deferred_errback(ds[0], value_error("bad"));
+	deferred_callback(ds[1], INT(2));
+	deferred_add_both(ds[0], cb_note, S("m0"), NULL);
+	deferred_add_both(ds[1], cb_note, S("m1"), NULL);
+	assert_string_equal(trace, "m0=None;m1=2;");
+	assert_false(list_of(g)->entries[0].success);
+	drop_members(ds, 2);
+	deferred_unref(g);
+	assert_int_equal(unhandled_calls, 0);
+}
+
+static void gather_fire_on_one_callback_gives_first_success(void **state)
+{
+	struct deferred *ds[2];
+	struct deferred *g;
+	const struct deferred_gather_first *first;
+
+	(void)state;
+	new_members(ds, 2);
+	g = deferred_gather(ds, 2, DEFERRED_GATHER_FIRE_ON_ONE_CALLBACK);
+	deferred_callback(ds[1], INT(7));
+	first = deferred_peek_result(g).ptr;
+	assert_int_equal(first->index, 1);
+	assert_int_equal(as_int(first->result), 7);
+	deferred_callback(ds[0], INT(1));
+	assert_int_equal(first->index, 1);
+	deferred_add_callback(ds[1], cb_note, S("m1"), NULL);
+	assert_string_equal(trace, "m1=7;");
+	drop_members(ds, 2);
+	deferred_unref(g);
+}
+
+static void gather_fire_on_one_callback_without_success_gives_the_list(
+    void **state)
+{
+	struct deferred *ds[2];
+	struct deferred *g;
+	const struct deferred_gather_first *first;
+	const struct deferred_gather_result *r;
+
+	(void)state;
+	new_members(ds, 2);
+	g = deferred_gather(ds, 2, DEFERRED_GATHER_FIRE_ON_ONE_CALLBACK |
+	                               DEFERRED_GATHER_CONSUME_ERRORS);
+	deferred_errback(ds[0], value_error("a"));
+	deferred_errback(ds[1], value_error("b"));
+	first = deferred_peek_result(g).ptr;
+	assert_int_equal(first->index, 2);
+	r = first->result.ptr;
+	assert_int_equal(r->n, 2);
+	assert_false(r->entries[0].success);
+	assert_string_equal(failure_message(r->entries[1].result.failure), "b");
+	drop_members(ds, 2);
+	deferred_unref(g);
+	assert_int_equal(unhandled_calls, 0);
+}
+
+static void gather_fire_on_one_errback_fails_with_first_error(void **state)
+{
+	struct deferred *ds[2];
+	struct deferred *g;
+	struct deferred_val v;
+
+	(void)state;
+	new_members(ds, 2);
+	g = deferred_gather(ds, 2, DEFERRED_GATHER_FIRE_ON_ONE_ERRBACK |
+	                               DEFERRED_GATHER_CONSUME_ERRORS);
+	deferred_callback(ds[0], INT(1));
+	deferred_errback(ds[1], value_error("boom"));
+	v = deferred_peek_result(g);
+	assert_int_equal(v.kind, DEFERRED_VAL_FAILURE);
+	assert_true(failure_check(v.failure, FAILURE_FIRST_ERROR));
+	assert_string_equal(failure_message(v.failure),
+	    "FirstError[#1, [Failure instance: Traceback (failure with no "
+	    "frames): <class 'ValueError'>: boom\n]]");
+	drop_members(ds, 2);
+	assert_int_equal(unhandled_calls, 0);
+	deferred_unref(g);
+	assert_int_equal(unhandled_calls, 1);
+	assert_string_equal(unhandled_type, FAILURE_FIRST_ERROR);
+}
+
+static void gather_results_style_succeeds_with_every_value(void **state)
+{
+	struct deferred *ds[3];
+	struct deferred *g;
+	const struct deferred_gather_result *r;
+
+	(void)state;
+	new_members(ds, 3);
+	g = deferred_gather(ds, 3, DEFERRED_GATHER_FIRE_ON_ONE_ERRBACK |
+	                               DEFERRED_GATHER_CONSUME_ERRORS);
+	for (size_t i = 3; i-- > 0;)
+		deferred_callback(ds[i], INT(i));
+	r = list_of(g);
+	for (size_t i = 0; i < 3; i++)
+		assert_int_equal(as_int(r->entries[i].result), i);
+	drop_members(ds, 3);
+	deferred_unref(g);
+}
+
+static void cancelling_a_gather_cancels_every_member(void **state)
+{
+	struct deferred *ds[2];
+	struct deferred *g;
+	const struct deferred_gather_result *r;
+
+	(void)state;
+	new_members(ds, 2);
+	g = deferred_gather(ds, 2, DEFERRED_GATHER_CONSUME_ERRORS);
+	deferred_cancel(g);
+	assert_string_equal(trace, "cancel:m;cancel:m;");
+	r = list_of(g);
+	assert_true(failure_check(r->entries[0].result.failure,
+	                          FAILURE_CANCELLED));
+	assert_true(failure_check(r->entries[1].result.failure,
+	                          FAILURE_CANCELLED));
+	drop_members(ds, 2);
+	deferred_unref(g);
+	assert_int_equal(unhandled_calls, 0);
+}
+
+static void cancelling_fire_on_one_errback_gather_still_cancels_all(
+    void **state)
+{
+	struct deferred *ds[3];
+	struct deferred *g;
+
+	(void)state;
+	new_members(ds, 3);
+	g = deferred_gather(ds, 3, DEFERRED_GATHER_FIRE_ON_ONE_ERRBACK |
+	                               DEFERRED_GATHER_CONSUME_ERRORS);
+	deferred_add_errback(g, cb_note, S("g"), NULL);
+	deferred_add_errback(g, cb_recover, (void *)0, NULL);
+	/* The first member's CancelledError fires the gather at once. */
+	deferred_cancel(g);
+	assert_string_equal(trace, "cancel:m;g=" FAILURE_FIRST_ERROR
+	                           ";cancel:m;cancel:m;");
+	for (size_t i = 0; i < 3; i++)
+		assert_true(deferred_is_called(ds[i]));
+	drop_members(ds, 3);
+	deferred_unref(g);
+	assert_int_equal(unhandled_calls, 0);
+}
+
+static void cancelling_a_gather_reaches_members_only_it_holds(void **state)
+{
+	struct deferred *ds[3];
+	struct deferred *g;
+
+	(void)state;
+	for (size_t i = 0; i < 3; i++)
+		ds[i] = deferred_new(canceller_note, S("m"));
+	g = deferred_gather(ds, 3, DEFERRED_GATHER_FIRE_ON_ONE_ERRBACK |
+	                               DEFERRED_GATHER_CONSUME_ERRORS);
+	deferred_add_errback(g, cb_recover, (void *)0, NULL);
+	/* Firing on the first member releases the other two mid-loop. */
+	deferred_cancel(g);
+	assert_string_equal(trace, "cancel:m;cancel:m;cancel:m;");
+	deferred_unref(g);
+	assert_int_equal(unhandled_calls, 0);
+}
+
+static void gather_freed_early_leaves_members_usable(void **state)
+{
+	struct deferred *ds[2];
+	struct deferred *g;
+
+	(void)state;
+	new_members(ds, 2);
+	g = deferred_gather(ds, 2, 0);
+	deferred_unref(g);
+	deferred_callback(ds[0], INT(5));
+	deferred_add_callback(ds[0], cb_note, S("m0"), NULL);
+	assert_string_equal(trace, "m0=5;");
+	drop_members(ds, 2);
+}
+
+static void gather_with_the_same_member_twice_lists_it_twice(void **state)
+{
+	struct deferred *m = deferred_new(NULL, NULL);
+	struct deferred *ds[2] = { m, m };
+	struct deferred *g;
+	const struct deferred_gather_result *r;
+
+	(void)state;
+	deferred_ref(m);
+	deferred_ref(m);
+	g = deferred_gather(ds, 2, 0);
+	deferred_callback(m, INT(4));
+	r = list_of(g);
+	assert_int_equal(as_int(r->entries[0].result), 4);
+	assert_int_equal(as_int(r->entries[1].result), 4);
+	deferred_unref(m);
+	deferred_unref(g);
+}
+
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+#define TB(name) cmocka_unit_test_setup_teardown(name, setup_base, teardown_base)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(overview_chain_adds_up_to_110),
+		T(simple_route_chain_wraps_in_i_then_u),
+		T(error_route_chain_recovers_and_wraps_in_strong),
+		T(pairs_run_in_the_order_they_were_added),
+		T(callback_returning_failure_switches_to_errbacks),
+		T(errback_returning_value_switches_back_to_callbacks),
+		T(add_both_sees_successes_and_failures),
+		T(callbacks_added_after_firing_run_at_once),
+		T(callback_with_failure_value_runs_errbacks),
+		T(callback_with_deferred_value_is_einval),
+		T(errback_with_null_failure_fires_a_memory_error),
+		T(second_fire_returns_ealready_and_leaves_the_value),
+		T(state_queries_follow_firing_and_pausing),
+		T(peek_result_is_a_borrowed_view),
+		T(succeed_returns_a_fired_deferred),
+		T(fail_returns_a_failed_deferred),
+		T(maybe_wraps_a_plain_value_in_succeed),
+		T(maybe_wraps_a_failure_in_fail),
+		T(maybe_returns_a_returned_deferred_unchanged),
+		T(callback_returning_unfired_deferred_waits_for_it),
+		T(chained_deferred_is_left_with_none),
+		T(waiter_gets_the_result_after_inner_pairs_added_before),
+		T(deferred_returned_from_inside_its_callback_is_waited_on),
+		T(callback_returning_fired_deferred_takes_its_result_at_once),
+		T(chained_failure_goes_to_the_outer_errbacks),
+		T(paused_inner_is_waited_on_even_with_a_result),
+		T(two_deferreds_waiting_on_one_get_value_then_none),
+		T(callbacks_added_to_a_waiter_keep_later_waiters_linked),
+		T(callback_returning_its_own_deferred_fails),
+		T(dropping_a_waiting_deferred_leaves_the_inner_usable),
+		T(deep_chain_of_deferreds_runs_without_stack_growth),
+		T(dropping_a_deep_waiting_chain_frees_it_iteratively),
+		T(cancelling_a_deep_waiting_chain_reaches_the_innermost),
+		T(cancel_without_canceller_errbacks_cancelled_error),
+		T(cancel_runs_the_canceller_then_errbacks),
+		T(canceller_that_fires_replaces_the_cancelled_error),
+		T(callback_after_cancel_without_canceller_is_swallowed_once),
+		T(callback_after_cancel_with_canceller_is_already_called),
+		T(cancelling_twice_errbacks_once),
+		T(cancel_after_firing_does_nothing),
+		T(cancel_forwards_to_the_chained_deferred),
+		T(cancel_from_inside_own_callback_is_harmless),
+		T(paused_deferred_holds_callbacks_until_unpaused),
+		T(pause_counts_so_each_needs_an_unpause),
+		T(unpause_without_pause_does_not_underflow),
+		T(pause_from_inside_a_callback_stops_before_the_next),
+		T(unref_inside_own_callback_waits_for_the_end_of_the_run),
+		T(unref_inside_callback_reports_a_final_failure_once),
+		T(fire_from_inside_own_callback_is_ealready),
+		T(firing_another_deferred_from_a_callback_runs_it_inside),
+		T(callbacks_added_from_inside_a_callback_do_not_recurse),
+		T(more_than_four_pairs_are_kept_in_order),
+		T(pairs_added_while_paused_midway_keep_their_order),
+		T(arg_free_runs_once_after_its_pair_ran),
+		T(arg_free_runs_for_a_pair_whose_other_side_was_used),
+		T(arg_free_runs_on_free_for_pairs_that_never_ran),
+		T(arg_free_runs_on_free_for_pairs_held_by_a_pause),
+		T(dropping_a_failed_deferred_reports_it_once),
+		T(handled_failure_is_not_reported),
+		T(unfired_deferred_is_not_reported),
+		T(failure_handed_to_a_waiter_is_reported_by_the_waiter_only),
+		T(null_hook_restores_the_default_reporter),
+		TB(timeout_turns_cancelled_error_into_timeout_error),
+		TB(late_callback_after_timeout_is_swallowed),
+		TB(timeout_runs_the_canceller),
+		TB(timeout_keeps_a_non_cancel_failure_from_the_canceller),
+		TB(deferred_fired_before_timeout_leaves_no_timer),
+		TB(timeout_on_a_fired_deferred_leaves_no_timer),
+		TB(freeing_an_unfired_deferred_removes_its_timer),
+		TB(timeout_leaves_other_failures_alone),
+		TB(timeout_while_waiting_cancels_the_chained_deferred),
+		T(gather_lists_results_in_input_order),
+		T(gather_of_fired_members_fires_at_once),
+		T(gather_of_nothing_fires_with_an_empty_list),
+		T(gather_keeps_a_failure_and_the_member_still_reports_it),
+		T(gather_consume_errors_leaves_members_with_none),
+		T(gather_fire_on_one_callback_gives_first_success),
+		T(gather_fire_on_one_callback_without_success_gives_the_list),
+		T(gather_fire_on_one_errback_fails_with_first_error),
+		T(gather_results_style_succeeds_with_every_value),
+		T(cancelling_a_gather_cancels_every_member),
+		T(cancelling_fire_on_one_errback_gather_still_cancels_all),
+		T(cancelling_a_gather_reaches_members_only_it_holds),
+		T(gather_freed_early_leaves_members_usable),
+		T(gather_with_the_same_member_twice_lists_it_twice),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
