@@ -55,6 +55,7 @@ test_response_MODS := response
 
 .SECONDEXPANSION:
 $(BUILD)/tests/unit/%: $(BUILD)/obj/tests/unit/%.o $$(addprefix $(BUILD)/obj/fcgi_app/,$$(addsuffix .o,$$($$*_MODS)))
+	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
 # Installs only what is missing, so a second run does not touch apt.

@@ -96,3 +96,11 @@ it_done() {
 	echo "$IT_NAME: $IT_PASS passed, $IT_FAIL failed"
 	[ "$IT_FAIL" -eq 0 ]
 }
+
+# Waits for the test's own background clients, not the app or nginx.
+wait_clients() {
+	local pid
+	for pid in $(jobs -p); do
+		[ "$pid" = "$STACK_APP_PID" ] || [ "$pid" = "$STACK_NGINX_PID" ] || wait "$pid"
+	done
+}

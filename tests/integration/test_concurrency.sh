@@ -7,7 +7,7 @@ it_start
 # 4 concurrent /sleep/1 take about one second, not four.
 t0=$(now_ms)
 for i in 1 2 3 4; do curl -s --max-time 10 -o "$IT_TMP/s$i" "$IT_URL/sleep/1" & done
-wait
+wait_clients
 t=$(( $(now_ms) - t0 ))
 check_true "4 concurrent /sleep/1 took ${t} ms: >= 1000 (they slept)" [ "$t" -ge 1000 ]
 check_true "4 concurrent /sleep/1 took ${t} ms: < 2000, under half of 4 serial seconds" [ "$t" -lt 2000 ]
@@ -25,14 +25,14 @@ done
 # Ratio to the 3000 ms the workers are blocked: a blocked loop would be 1.
 check_true "/coro best latency ${best} ms is < 1/10 of the 3000 ms sleep" [ "$((best * 10))" -lt 3000 ]
 check "pool still busy after the /coro requests" 10 "$(counter pool_busy)"
-wait
+wait_clients
 
 # Clients that give up while pending leave no pending request behind.
 before=$(counter aborted_total)
 for i in $(seq 1 5); do curl -s --max-time 1 -o /dev/null "$IT_URL/simple" & done
 curl -s --max-time 1 -o /dev/null "$IT_URL/sleep/3" &
 check_true "6 requests pending" wait_counter pending 5 6
-wait
+wait_clients
 check_true "pending drops to 0 after the clients abort" wait_counter pending 5 0
 check "no /simple left waiting for a fire" 0 "$(counter simple_waiting)"
 check "aborted_total counted 6" $((before + 6)) "$(counter aborted_total)"

@@ -4,7 +4,7 @@
 # /sleep maximum (400).
 . "$(dirname "$0")/lib.sh"
 it_start --max-pending 3 --pending-timeout 3 --workers 1 --queue 1 \
-	--max-sleep 5 --max-body 100
+	--max-sleep 2 --max-body 100
 
 # Pending cap.
 for i in 1 2 3; do curl -s --max-time 10 -o "$IT_TMP/p$i" "$IT_URL/simple" & done
@@ -16,7 +16,7 @@ check_true "cap 503 body names the limit" grep -q "the limit is 3" "$IT_TMP/capb
 get /coro
 check "/coro still served at the pending cap" 200 "$STATUS"
 get /simple/fire
-wait
+wait_clients
 check "a capped-out pending /simple still completes on fire" '<u><i>This is a simple callback...FIRE!</i></u>' "$(cat "$IT_TMP/p1")"
 
 # Pending timeout: the app, not nginx, answers 504.
@@ -41,7 +41,7 @@ check_true "full queue is 503" grep -q "^HTTP/1.1 503 " <<<"$hdr"
 check_true "full-queue 503 has Retry-After" grep -qi "^Retry-After: 1" <<<"$hdr"
 check_true "full-queue 503 says why" grep -q "worker threads are busy" "$IT_TMP/qbody"
 check_true "full-queue 503 is immediate (${t} ms < 500)" [ "$t" -lt 500 ]
-wait
+wait_clients
 check "the queued job still ran" "Slept for 1 seconds" "$(cat "$IT_TMP/q2")"
 
 # Body limit (nginx allows 64k; the app's own cap is 100 bytes here).
@@ -52,11 +52,11 @@ get -X POST --data-binary "$(head -c 50 /dev/zero | tr '\0' a)" /coro
 check "body under --max-body is served" 200 "$STATUS"
 
 # Configured /sleep maximum.
-get /sleep/6
-check "/sleep/6 over --max-sleep 5 is 400" 400 "$STATUS"
-check_true "400 body names the maximum" grep -q "at most 5 seconds" <<<"$BODY"
-get /sleep/5
-check "/sleep/5 at the maximum is served" "Slept for 5 seconds" "$BODY"
+get /sleep/3
+check "/sleep/3 over --max-sleep 2 is 400" 400 "$STATUS"
+check_true "400 body names the maximum" grep -q "at most 2 seconds" <<<"$BODY"
+get /sleep/2
+check "/sleep/2 at the maximum is served" "Slept for 2 seconds" "$BODY"
 
 # Bad configuration is refused with a clear message and status 2.
 out=$("$STACK_ROOT/$BUILD/fcgi_app" --workers 0 2>&1); rc=$?
