@@ -93,6 +93,21 @@ wait_counter() {
 now_ms() { date +%s%3N; }
 
 it_done() {
+	# The app must exit cleanly: status 0 on SIGTERM and, in sanitizer
+	# builds, no report (LeakSanitizer runs at exit).
+	if [ -n "$STACK_APP_PID" ]; then
+		local pid=$STACK_APP_PID rc
+		kill -TERM "$pid" 2>/dev/null
+		wait "$pid"; rc=$?
+		STACK_APP_PID=""
+		check "app exits 0 on SIGTERM" 0 "$rc"
+	fi
+	if grep -qE "Sanitizer|runtime error:" "$IT_TMP/stack/app.log" 2>/dev/null; then
+		fail "sanitizer report in the app log"
+		grep -E -A20 "Sanitizer|runtime error:" "$IT_TMP/stack/app.log" | head -60
+	else
+		ok "no sanitizer report in the app log"
+	fi
 	echo "$IT_NAME: $IT_PASS passed, $IT_FAIL failed"
 	[ "$IT_FAIL" -eq 0 ]
 }
