@@ -136,7 +136,7 @@ static long drain_stdin(FCGX_Stream *in, size_t cap, bool *too_big)
 	return FCGX_GetError(in) ? -1 : total;
 }
 
-static void serve(struct acceptor *a, int fd)
+static void serve(struct acceptor *a, int fd, bool reused)
 {
 	FCGX_Request fr;
 	FCGX_InitRequest(&fr, -1, 0);
@@ -162,6 +162,7 @@ static void serve(struct acceptor *a, int fd)
 	}
 	r->id = (uint16_t)fr.requestId;
 	r->keep_conn = fr.keepConnection != 0;
+	r->reused = reused;
 	r->head = param_is(fr.envp, "REQUEST_METHOD", "HEAD");
 	r->status_page = param_is(fr.envp, "FCGI_APP_STATUS", "1");
 
@@ -280,7 +281,7 @@ static void accept_one(struct acceptor *a)
 		return;
 	}
 	set_timeouts(fd, a->opts.read_timeout_ms);
-	serve(a, fd);
+	serve(a, fd, false);
 }
 
 static void *acceptor_main(void *arg)
@@ -304,7 +305,7 @@ static void *acceptor_main(void *arg)
 		    read(a->wake_fd, &one, sizeof one) == sizeof one) {
 			int fd = pop_kept(a);
 			if (fd >= 0)
-				serve(a, fd);
+				serve(a, fd, true);
 			continue;
 		}
 		if (pfd[0].revents)

@@ -457,6 +457,7 @@ static void respond_status_page(struct server *s, struct request *r)
 static void dispatch(struct server *s, struct request *r)
 {
 	s->stats.requests++;
+	s->stats.kept += r->reused;
 	r->owner = s;
 	r->status = 200;
 	if (r->early_status == 413) {

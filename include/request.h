@@ -48,6 +48,7 @@ struct request {
 	uint8_t holds;               /* frames that still use it */
 	uint8_t list;                /* which server list holds it, 0: none */
 	bool keep_conn : 1;          /* FCGI_KEEP_CONN was set */
+	bool reused : 1;             /* came on a kept connection */
 	bool head : 1;               /* HEAD: no body */
 	bool status_page : 1;        /* nginx asked for the counters */
 	bool aborted : 1;            /* nginx closed the connection */

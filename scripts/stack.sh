@@ -7,6 +7,9 @@
 # stack_start_nginx      start nginx on 127.0.0.1:PORT, wait for it
 # stack_stop             SIGTERM both, wait; safe to call twice
 #
+# STACK_KEEPALIVE=N turns on FastCGI keep-alive (`fastcgi_keep_conn on` and
+# `keepalive N` in the upstream); STACK_KEEPALIVE=0 turns it off.
+#
 # When run as root, nginx's workers run as www-data: the private dir and the
 # socket get that group (0750 / 0660), so only nginx may connect.
 
@@ -45,6 +48,15 @@ stack_write_nginx_conf() {
 	sed "s#unix:/run/fcgi_app/app.sock#unix:$STACK_SOCK#" \
 		"$n/fcgi_app_upstream.conf" >"$d/fcgi_app_upstream.conf"
 	cp "$n/fcgi_app_locations.conf" "$n/fcgi_app_params.conf" "$d/"
+	if [ -n "${STACK_KEEPALIVE:-}" ]; then
+		# Replace whatever the shipped files say with the requested mode.
+		sed -i '/^ *keepalive /d' "$d/fcgi_app_upstream.conf"
+		sed -i '/^fastcgi_keep_conn /d' "$d/fcgi_app_params.conf"
+		if [ "$STACK_KEEPALIVE" -gt 0 ]; then
+			sed -i "s#^\(    server unix:.*\)#\1\n    keepalive $STACK_KEEPALIVE;#" "$d/fcgi_app_upstream.conf"
+			echo "fastcgi_keep_conn on;" >>"$d/fcgi_app_params.conf"
+		fi
+	fi
 	{
 		[ -n "$STACK_GROUP" ] && echo "user www-data $STACK_GROUP;"
 		sed -e "s#listen 127.0.0.1:8000#listen 127.0.0.1:$STACK_PORT#" \

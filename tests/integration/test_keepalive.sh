@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# FastCGI keep-alive (fastcgi_keep_conn on + upstream keepalive): many
+# requests share one upstream connection, idle connections wait on the loop
+# (no thread), and pending requests, aborts and fire still behave.
+. "$(dirname "$0")/lib.sh"
+STACK_KEEPALIVE=4
+it_start
+check_true "generated upstream has keepalive" grep -q "keepalive 4;" "$STACK_DIR/fcgi_app_upstream.conf"
+check_true "generated params have fastcgi_keep_conn on" grep -q "^fastcgi_keep_conn on;" "$STACK_DIR/fcgi_app_params.conf"
+
+CORO_BODY='<html><body><strong><i>This is a coroutine-like function!</i></strong></body></html>'
+before=$(counter kept_alive_total)
+okc=0
+for i in $(seq 1 200); do
+	get /coro
+	[ "$STATUS" = 200 ] && [ "$BODY" = "$CORO_BODY" ] && okc=$((okc + 1))
+done
+check "200 sequential /coro over keep-alive all correct" 200 "$okc"
+kept=$(( $(counter kept_alive_total) - before ))
+check_true "most of them reused a kept connection ($kept of 200)" [ "$kept" -ge 150 ]
+idle=$(counter idle_connections)
+check_true "idle kept connections wait on the loop ($idle, at most keepalive x workers)" [ "$idle" -ge 1 -a "$idle" -le 8 ]
+threads=$(ls /proc/$STACK_APP_PID/task | wc -l)
+# 1 loop + 2 acceptors + 10 workers: idle connections cost no thread.
+check "thread count is fixed" 13 "$threads"
+
+# Pending requests on kept connections, then one fire.
+for i in 1 2 3 4 5 6; do curl -s --max-time 20 -o "$IT_TMP/k$i" "$IT_URL/simple" & done
+check_true "6 pending over keep-alive" wait_counter pending 10 6
+get /simple/fire
+check "fire over keep-alive" 200 "$STATUS"
+wait_clients
+for i in 1 2 3 4 5 6; do
+	check "kept pending #$i body" '<u><i>This is a simple callback...FIRE!</i></u>' "$(cat "$IT_TMP/k$i")"
+done
+
+# An abort on a kept connection frees the request.
+curl -s --max-time 1 -o /dev/null "$IT_URL/simple"
+check_true "aborted pending request freed" wait_counter pending 5 0
+check "nothing waiting after the abort" 0 "$(counter simple_waiting)"
+
+# Errors keep the connection usable.
+get /error
+check "/error over keep-alive" 400 "$STATUS"
+get /nope
+check "404 over keep-alive" 404 "$STATUS"
+get /sleep/1
+check "/sleep/1 over keep-alive" "Slept for 1 seconds" "$BODY"
+get /coro
+check "/coro after errors" "$CORO_BODY" "$BODY"
+it_done
