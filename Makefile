@@ -87,11 +87,17 @@ valgrind: $(UNIT)
 	    $$t >$$t.vg.log 2>&1 && echo "ok   valgrind $$t" \
 	    || { echo "FAIL valgrind $$t"; cat $$t.vg.log; exit 1; }; done
 
+# The app itself under valgrind, through nginx (the suites without timing
+# assertions: valgrind slows the app down tens of times).
+valgrind-integration: $(APP)
+	BUILD=$(BUILD) STACK_VALGRIND=1 bash tests/integration/test_routes.sh
+	BUILD=$(BUILD) STACK_VALGRIND=1 bash tests/integration/test_keepalive.sh
+
 # The whole suite: plain build, then ASan+UBSan (clang), then valgrind.
 test: deps-build deps-test
 	$(MAKE) unit integration
 	$(MAKE) BUILD=build-asan CC=clang SANITIZE=address,undefined unit integration
-	$(MAKE) BUILD=build-vg valgrind
+	$(MAKE) BUILD=build-vg valgrind valgrind-integration
 	@echo "test: all suites passed"
 
 run: deps-build deps-run $(APP)
@@ -100,7 +106,7 @@ run: deps-build deps-run $(APP)
 clean:
 	rm -rf build build-asan build-vg
 
-.PHONY: all deps deps-% unit integration valgrind test run clean
+.PHONY: all deps deps-% unit integration valgrind valgrind-integration test run clean
 .SECONDARY:
 -include $(OBJ:.o=.d) $(UNITOBJ:.o=.d)
 include mk/dist.mk

@@ -10,6 +10,9 @@
 # STACK_KEEPALIVE=N turns on FastCGI keep-alive (`fastcgi_keep_conn on` and
 # `keepalive N` in the upstream); STACK_KEEPALIVE=0 turns it off.
 #
+# STACK_VALGRIND=1 runs the app under valgrind (memcheck); errors or
+# definite leaks make it exit 99, which the tests' exit check catches.
+#
 # When run as root, nginx's workers run as www-data: the private dir and the
 # socket get that group (0750 / 0660), so only nginx may connect.
 
@@ -83,10 +86,13 @@ stack_start_app() {
 	ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 	local group_arg=()
 	[ -n "$STACK_GROUP" ] && group_arg=(--socket-group "$STACK_GROUP")
-	"$STACK_ROOT/$BUILD/fcgi_app" --socket "$STACK_SOCK" --socket-mode 0660 \
+	local wrap=()
+	[ -n "${STACK_VALGRIND:-}" ] && wrap=(valgrind -q --error-exitcode=99
+		--leak-check=full --errors-for-leak-kinds=definite,indirect)
+	"${wrap[@]}" "$STACK_ROOT/$BUILD/fcgi_app" --socket "$STACK_SOCK" --socket-mode 0660 \
 		"${group_arg[@]}" "$@" 2>>"${STACK_APP_LOG:-$STACK_DIR/app.log}" &
 	STACK_APP_PID=$!
-	if ! stack_wait "'$STACK_ROOT/$BUILD/fcgi_app' --health --socket '$STACK_SOCK'" 10; then
+	if ! stack_wait "'$STACK_ROOT/$BUILD/fcgi_app' --health --socket '$STACK_SOCK'" 30; then
 		echo "fcgi_app did not come up; its log:" >&2
 		cat "${STACK_APP_LOG:-$STACK_DIR/app.log}" >&2
 		return 1

@@ -102,11 +102,11 @@ it_done() {
 		STACK_APP_PID=""
 		check "app exits 0 on SIGTERM" 0 "$rc"
 	fi
-	if grep -qE "Sanitizer|runtime error:" "$IT_TMP/stack/app.log" 2>/dev/null; then
-		fail "sanitizer report in the app log"
-		grep -E -A20 "Sanitizer|runtime error:" "$IT_TMP/stack/app.log" | head -60
+	if grep -qE "Sanitizer|runtime error:|^==[0-9]+== " "$IT_TMP/stack/app.log" 2>/dev/null; then
+		fail "sanitizer or valgrind report in the app log"
+		grep -E -A20 "Sanitizer|runtime error:|^==[0-9]+== " "$IT_TMP/stack/app.log" | head -80
 	else
-		ok "no sanitizer report in the app log"
+		ok "no sanitizer or valgrind report in the app log"
 	fi
 	echo "$IT_NAME: $IT_PASS passed, $IT_FAIL failed"
 	[ "$IT_FAIL" -eq 0 ]
