@@ -6,6 +6,8 @@ it_start
 N=2000
 PER=250 # curl's --parallel-max is capped at 300
 mkdir -p "$IT_TMP/out"
+rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$STACK_APP_PID/status"; }
+rss0=$(rss_kb)
 for c in $(seq 1 $((N / PER))); do
 	for i in $(seq 1 $PER); do
 		printf 'url = "%s/simple"\noutput = "%s/out/%d-%d"\n' "$IT_URL" "$IT_TMP" "$c" "$i"
@@ -14,6 +16,12 @@ for c in $(seq 1 $((N / PER))); do
 		-K "$IT_TMP/curl$c.cfg" -w '%{http_code}\n' >"$IT_TMP/codes$c" &
 done
 check_true "$N /simple pending at once" wait_counter pending 60 $N
+rss1=$(rss_kb)
+per=$(( (rss1 - rss0) * 1024 / N ))
+echo "     app RSS $rss0 kB -> $rss1 kB with $N pending: $per bytes per pending request"
+# A regression guard, not the benchmark (docs/BENCHMARKS.md has that): the
+# design is ~0.5 KB, libfcgi's buffers alone would be 16 KB.
+check_true "RSS growth per pending request ($per B) is under 2 KB" [ "$per" -lt 2048 ]
 fds=$(ls "/proc/$STACK_APP_PID/fd" | wc -l)
 check_true "the app holds $fds fds (> 1024 and >= $N)" [ "$fds" -gt 1024 -a "$fds" -ge $N ]
 get /simple/fire
