@@ -1,0 +1,356 @@
+#!/usr/bin/env bash
+# The benchmarks of issue 5 (`make bench`).  Starts a private nginx + fcgi_app
+# (scripts/stack.sh) plus the floor responder (bench/floor_responder.c)
+# behind the same nginx, with two extra locations:
+#   /floor     -> the floor responder, with the app's own fastcgi settings
+#   /nginx200  -> nginx's `return 200` with the /coro body (the ceiling)
+# runs every measurement in both upstream modes (keep-alive off, then on),
+# stops everything (trap) and prints one table.  Loopback only; every load
+# loop is bounded in count and time.
+#
+#   bench/run.sh [--quick] [--modes "0 64"] [--only "throughput hold latency pool lifecycle"]
+#                [--locust]
+#
+# Environment: BUILD (build), BENCH_ROUNDS (3), BENCH_SECS (5) for the
+# throughput runs, BENCH_HOLD (10000), BENCH_HOLD_BIG (15000; 0 skips),
+# FLOOR_THREADS (4; keep-alive mode: FLOOR_THREADS_KA, 256).
+set -uo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+: "${BUILD:=build}"
+export BUILD
+. scripts/stack.sh
+
+ROUNDS=${BENCH_ROUNDS:-3}
+SECS=${BENCH_SECS:-5}
+HOLD=${BENCH_HOLD:-10000}
+HOLD_BIG=${BENCH_HOLD_BIG:-15000}
+FLOOR_THREADS=${FLOOR_THREADS:-4}
+FLOOR_THREADS_KA=${FLOOR_THREADS_KA:-256}
+MODES="0 64"
+ONLY="throughput hold latency pool lifecycle"
+LOCUST=0
+while [ $# -gt 0 ]; do
+	case $1 in
+	--quick) ROUNDS=1; SECS=2; HOLD=2000; HOLD_BIG=0 ;;
+	--modes) MODES=$2; shift ;;
+	--locust) LOCUST=1 ;;
+	--only) ONLY=$2; shift ;;
+	*) echo "usage: bench/run.sh [--quick] [--modes \"0 64\"] [--locust]" >&2; exit 2 ;;
+	esac
+	shift
+done
+
+BIN=$ROOT/$BUILD/bench
+for b in floor_responder holdclient latprobe; do
+	[ -x "$BIN/$b" ] || { echo "missing $BIN/$b: run make bench-bins" >&2; exit 1; }
+done
+[ -x "$ROOT/$BUILD/fcgi_app" ] || { echo "missing $BUILD/fcgi_app: run make" >&2; exit 1; }
+
+RUN=$(mktemp -d /tmp/fcgi_app-bench.XXXXXX)
+LOG=$ROOT/$BUILD/bench/last-run.log
+: >"$LOG"
+FLOOR_PID=""
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+cleanup() {
+	stack_stop
+	if [ -n "$FLOOR_PID" ]; then
+		kill -TERM "$FLOOR_PID" 2>/dev/null
+		wait "$FLOOR_PID" 2>/dev/null
+	fi
+	local p
+	for p in $(jobs -p); do kill "$p" 2>/dev/null; done
+	wait 2>/dev/null
+	rm -rf "$RUN"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+log() { echo "$*" | tee -a "$LOG"; }
+
+free_port() {
+	local p
+	while :; do
+		p=$((20000 + RANDOM % 20000))
+		ss -Hltn "sport = :$p" | grep -q . || { echo "$p"; return; }
+	done
+}
+PORT=$(free_port)
+URL=http://127.0.0.1:$PORT
+
+# ---- the stack ---------------------------------------------------------------
+
+# The generated nginx.conf, plus: the floor upstream and locations, and the
+# settings 10-15k held requests need on this machine (see docs/BENCHMARKS.md):
+# `reuseport` spreads the connection burst evenly over the two workers, and
+# worker_connections is raised to what one worker's fd limit allows.
+bench_nginx_conf() {
+	local d=$STACK_DIR ka=$1 nofile
+	nofile=$(ulimit -Hn)
+	sed 's#^fastcgi_pass fcgi_app;#fastcgi_pass floor;#' "$d/fcgi_app_params.conf" >"$d/floor_params.conf"
+	local up="    upstream floor {\n        server unix:$d/floor.sock;"
+	[ "$ka" -gt 0 ] && up="$up\n        keepalive $ka;"
+	up="$up\n    }"
+	local body='<html><body><strong><i>This is a coroutine-like function!</i></strong></body></html>'
+	local loc="        location = /floor { include floor_params.conf; }"
+	loc="$loc\n        location = /nginx200 { default_type \"text/html; charset=utf-8\"; return 200 '$body'; }"
+	sed -i -e "s#^\( *\)include fcgi_app_upstream.conf;#&\n$up#" \
+		-e "s#^\( *\)include fcgi_app_locations.conf;#&\n$loc#" \
+		-e "s#backlog=4096;#backlog=4096 reuseport;#" \
+		-e "s#worker_connections .*#worker_connections $((nofile - 1000));#" \
+		"$d/nginx.conf"
+}
+
+# start_stack KEEPALIVE APP_ARGS...: a fresh app, floor responder and nginx.
+start_stack() {
+	local ka=$1; shift
+	stop_stack
+	rm -rf "$RUN/stack"
+	export STACK_KEEPALIVE=$ka
+	stack_init "$RUN/stack" "$PORT"
+	bench_nginx_conf "$ka"
+	local ft=$FLOOR_THREADS
+	[ "$ka" -gt 0 ] && ft=$FLOOR_THREADS_KA
+	"$BIN/floor_responder" --socket "$STACK_DIR/floor.sock" --threads "$ft" 2>>"$RUN/floor.log" &
+	FLOOR_PID=$!
+	[ -n "$STACK_GROUP" ] && { stack_wait "[ -S '$STACK_DIR/floor.sock' ]" 5; chgrp "$STACK_GROUP" "$STACK_DIR/floor.sock"; }
+	stack_start_app "$@" || return 1
+	stack_start_nginx || return 1
+	stack_wait "curl -sf -o /dev/null $URL/floor" 5 || { echo "floor responder not reachable" >&2; return 1; }
+	APP_PID=$STACK_APP_PID
+}
+
+stop_stack() {
+	stack_stop
+	if [ -n "$FLOOR_PID" ]; then
+		kill -TERM "$FLOOR_PID" 2>/dev/null
+		wait "$FLOOR_PID" 2>/dev/null
+		FLOOR_PID=""
+	fi
+}
+
+counter() {
+	curl -s --max-time 5 "$URL/_fcgi_app/status" | awk -v k="$1" '$1 == k { print $2 }'
+}
+
+# kv LINE KEY: the value of key=value in LINE.
+kv() { tr ' ' '\n' <<<"$1" | sed -n "s/^$2=//p" | head -1; }
+
+# ---- the table ---------------------------------------------------------------
+
+ROWS=()
+row() { ROWS+=("$(printf '%s\t%s\t%s\t%s\t%s' "$@")"); }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+ge() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a >= b) }'; }
+le() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a <= b) }'; }
+yn() { if "$@"; then echo met; else echo "NOT met"; fi; }
+
+# ---- target 1 and 2: throughput -------------------------------------------------
+
+# wrk_run PATH: one wrk run; prints "rps non2xx errors".
+wrk_run() {
+	local out rps non2xx errs
+	out=$(timeout $((SECS + 30)) wrk -t2 -c64 -d"${SECS}s" --timeout 5s "$URL$1" 2>&1)
+	echo "wrk $1: $(tr '\n' ' ' <<<"$out")" >>"$LOG"
+	rps=$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out")
+	non2xx=$(awk '/Non-2xx or 3xx responses:/ { print $NF }' <<<"$out")
+	errs=$(sed -n 's/.*Socket errors: \(.*\)/\1/p' <<<"$out" |
+		awk -F'[ ,]+' '{ s = 0; for (i = 1; i <= NF; i++) if ($i ~ /^[0-9]+$/) s += $i; print s }')
+	echo "${rps:-0} ${non2xx:-0} ${errs:-0}"
+}
+
+declare -A BEST NON2XX ERRS
+throughput() {
+	local ka=$1 path r rps n e
+	for path in /nginx200 /floor /coro; do BEST[$ka$path]=0; NON2XX[$ka$path]=0; ERRS[$ka$path]=0; done
+	for r in $(seq 1 "$ROUNDS"); do
+		for path in /nginx200 /floor /coro; do
+			read -r rps n e <<<"$(wrk_run $path)"
+			log "  mode=ka$ka round $r $path: $rps req/s, non-2xx $n, socket errors $e"
+			NON2XX[$ka$path]=$((NON2XX[$ka$path] + n))
+			ERRS[$ka$path]=$((ERRS[$ka$path] + e))
+			ge "$rps" "${BEST[$ka$path]}" && BEST[$ka$path]=$rps
+		done
+	done
+	for path in /nginx200 /floor /coro; do
+		row "1-2" "ka=$ka wrk -t2 -c64 ${path} best of $ROUNDS x ${SECS}s" \
+			"${BEST[$ka$path]} req/s" "non-2xx ${NON2XX[$ka$path]}, sock err ${ERRS[$ka$path]}" ""
+	done
+	local c=${BEST[$ka/coro]} f=${BEST[$ka/floor]} g=${BEST[$ka/nginx200]}
+	row 1 "ka=$ka /coro / floor (same mode)" "$(ratio "$c" "$f")" ">= 1.0" \
+		"$(yn ge "$(ratio "$c" "$f")" 1.0)"
+	row 1 "ka=$ka /coro / nginx return 200" "$(ratio "$c" "$g")" "(info)" ""
+	if [ "$ka" -gt 0 ] && [ -n "${BEST[0/floor]:-}" ]; then
+		row 2 "ka=$ka /coro / no-keep-alive floor" "$(ratio "$c" "${BEST[0/floor]}")" ">= 1.5" \
+			"$(yn ge "$(ratio "$c" "${BEST[0/floor]}")" 1.5)"
+	fi
+}
+
+# ---- target 3: hold and fire ---------------------------------------------------
+
+hold_fire() {
+	local ka=$1 n=$2 out
+	start_stack "$ka" --max-pending 20000 || return 1
+	out=$(timeout 120 "$BIN/holdclient" --port "$PORT" --n "$n" --mode fire --rss-pid "$APP_PID" --timeout 90)
+	log "  $out"
+	local last body_ok non2xx per cpu
+	last=$(kv "$out" fire_to_last_ms); body_ok=$(kv "$out" body_ok)
+	non2xx=$(kv "$out" non2xx); per=$(kv "$out" rss_per_pending_b); cpu=$(kv "$out" client_cpu_ms)
+	row 3 "ka=$ka hold $n /simple, one fire: 200 + exact body" "$body_ok / $n" \
+		"non-2xx $non2xx, held $(kv "$out" held), errors $(kv "$out" errors)" "$(yn [ "$body_ok" = "$n" ])"
+	row 3 "ka=$ka fire -> last of $n completed" "$last ms" "<= 500 ms (first $(kv "$out" fire_to_first_ms), p50 $(kv "$out" fire_to_p50_ms); client CPU ${cpu} ms total)" \
+		"$(yn le "${last:-99999}" 500)"
+	row 3 "ka=$ka app RSS growth per pending ($n held)" "$per B" \
+		"<= 1024 B (VmRSS $(kv "$out" rss_before_kb) -> $(kv "$out" rss_held_kb) kB)" "$(yn le "${per:-99999}" 1024)"
+}
+
+# ---- target 4: /coro latency while held + pool saturated, and during the fire ---
+
+latency() {
+	local ka=$1 out t_held t_fire t_last t_idle_end p
+	start_stack "$ka" --max-pending 20000 || return 1
+	# Three probes at 1000 req/s each for the whole test: /coro, and for
+	# comparison /floor and nginx's own /nginx200 (is a stall the app's, or
+	# the machine's?).  5 s idle first, then $HOLD held + 20 /sleep/30 (10
+	# workers busy, 10 queued), 8 s later the fire.
+	for p in coro floor nginx200; do
+		"$BIN/latprobe" --port "$PORT" --path /$p --rate 1000 --conns 4 --duration 30 \
+			--out "$RUN/lat_$p.txt" --label "$p-whole" >"$RUN/lat_${p}_whole.txt" &
+	done
+	sleep 5.2
+	out=$(timeout 120 "$BIN/holdclient" --port "$PORT" --n "$HOLD" --extra-path /sleep/30 --extra-n 20 \
+		--hold-seconds 8 --mode fire --timeout 90)
+	wait_probes
+	log "  $out"
+	t_held=$(kv "$out" t_held_ns); t_fire=$(kv "$out" t_fire_ns); t_last=$(kv "$out" t_last_ns)
+	t_idle_end=$(kv "$out" t_start_ns)
+	declare -A P
+	for p in coro floor nginx200; do
+		log "  $(cat "$RUN/lat_${p}_whole.txt")"
+		P[idle$p]=$("$BIN/latprobe" --analyze "$RUN/lat_$p.txt" --to "$t_idle_end" --label "$p-idle")
+		P[loaded$p]=$("$BIN/latprobe" --analyze "$RUN/lat_$p.txt" --from $((t_held + 500000000)) --to "$t_fire" --label "$p-loaded")
+		P[fire$p]=$("$BIN/latprobe" --analyze "$RUN/lat_$p.txt" --from "$t_fire" --to $((t_last + 100000000)) --label "$p-fire")
+		log "  ${P[idle$p]}"; log "  ${P[loaded$p]}"; log "  ${P[fire$p]}"
+	done
+	local pi pl pf
+	pi=$(kv "${P[idlecoro]}" p99_ms); pl=$(kv "${P[loadedcoro]}" p99_ms); pf=$(kv "${P[firecoro]}" p99_ms)
+	row 4 "ka=$ka /coro p99 idle (1000 req/s, 4 conns, 5 s)" "$pi ms" "non-2xx $(kv "${P[idlecoro]}" non2xx), n $(kv "${P[idlecoro]}" n)" ""
+	row 4 "ka=$ka /coro p99, $HOLD held + pool busy $(kv "$out" pool_busy_held)/10 queued $(kv "$out" pool_queued_held)" \
+		"$pl ms" "ratio $(ratio "$pl" "$pi") <= 1.5; max $(kv "${P[loadedcoro]}" max_ms) ms; non-2xx $(kv "${P[loadedcoro]}" non2xx), n $(kv "${P[loadedcoro]}" n)" \
+		"$(yn le "$(ratio "$pl" "$pi")" 1.5)"
+	row 4 "ka=$ka /coro p99 during the fire of $HOLD" "$pf ms" \
+		"ratio $(ratio "$pf" "$pi") <= 1.5; max $(kv "${P[firecoro]}" max_ms) ms; non-2xx $(kv "${P[firecoro]}" non2xx), n $(kv "${P[firecoro]}" n); fire->last $(kv "$out" fire_to_last_ms) ms" \
+		"$(yn le "$(ratio "$pf" "$pi")" 1.5)"
+	for p in floor nginx200; do
+		row 4 "ka=$ka (compare) /$p p99 idle / held / fire" \
+			"$(kv "${P[idle$p]}" p99_ms) / $(kv "${P[loaded$p]}" p99_ms) / $(kv "${P[fire$p]}" p99_ms) ms" \
+			"fire max $(kv "${P[fire$p]}" max_ms) ms; non-2xx $(kv "${P[idle$p]}" non2xx)/$(kv "${P[loaded$p]}" non2xx)/$(kv "${P[fire$p]}" non2xx)" ""
+	done
+}
+
+wait_probes() {
+	local p
+	for p in $(jobs -p); do
+		[ "$p" = "$STACK_APP_PID" ] || [ "$p" = "$STACK_NGINX_PID" ] || [ "$p" = "$FLOOR_PID" ] || wait "$p"
+	done
+}
+
+# ---- target 5: the worker pool -------------------------------------------------
+
+pool() {
+	local ka=$1 w out rps n2
+	for w in 10 50; do
+		start_stack "$ka" --workers "$w" || return 1
+		out=$(timeout 60 wrk -t2 -c200 -d8s --timeout 30s "$URL/sleep/1" 2>&1)
+		echo "wrk /sleep/1 workers=$w: $(tr '\n' ' ' <<<"$out")" >>"$LOG"
+		rps=$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out")
+		n2=$(awk '/Non-2xx or 3xx responses:/ { print $NF }' <<<"$out")
+		log "  ka=$ka workers=$w /sleep/1 x 200 clients: $rps completions/s, non-2xx ${n2:-0}"
+		row 5 "ka=$ka /sleep/1, 200 clients, --workers $w, 8 s" "$rps /s" "= pool size $w/s; non-2xx ${n2:-0}" \
+			"$(yn awk -v r="$rps" -v w="$w" 'BEGIN { exit !(r >= 0.85 * w && r <= 1.1 * w) }')"
+	done
+	# A small queue: 200 at once, 10 run, 20 wait, the rest get 503 + Retry-After.
+	start_stack "$ka" --workers 10 --queue 20 || return 1
+	out=$(timeout 60 "$BIN/holdclient" --port "$PORT" --n 200 --path /sleep/1 --mode wait \
+		--wait-key requests_total --settle 0.5 --timeout 30 --rss-pid "$APP_PID" --expect 'Slept for 1 seconds')
+	log "  $out"
+	row 5 "ka=$ka 200 x /sleep/1 at once, --workers 10 --queue 20" "$(kv "$out" codes)" \
+		"503 with Retry-After: $(kv "$out" retry_after); 200 body ok $(kv "$out" body_ok)" \
+		"$(yn [ "$(kv "$out" retry_after)" -gt 0 ] )"
+	out=$(timeout 60 wrk -t2 -c200 -d8s --timeout 30s "$URL/sleep/1" 2>&1)
+	echo "wrk /sleep/1 queue=20: $(tr '\n' ' ' <<<"$out")" >>"$LOG"
+	rps=$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out")
+	n2=$(awk '/Non-2xx or 3xx responses:/ { print $NF }' <<<"$out")
+	local q; q=$(counter pool_queued)
+	log "  ka=$ka queue=20 wrk: $rps responses/s, non-2xx ${n2:-0}, pool_queued after ${q}"
+	row 5 "ka=$ka wrk -c200 /sleep/1, --queue 20, 8 s" "$rps resp/s" "non-2xx (503) ${n2:-0}; VmRSS $(grep VmRSS /proc/"$APP_PID"/status | awk '{print $2}') kB" ""
+}
+
+# ---- target 6: cap, timeout, disconnects ----------------------------------------
+
+lifecycle() {
+	local ka=$1 out
+	start_stack "$ka" --max-pending "$HOLD" || return 1
+	out=$(timeout 120 "$BIN/holdclient" --port "$PORT" --n $((HOLD + 500)) --mode fire \
+		--wait-value "$HOLD" --timeout 90)
+	log "  $out"
+	row 6 "ka=$ka --max-pending $HOLD, $((HOLD + 500)) /simple, then fire" "$(kv "$out" codes)" \
+		"Retry-After on $(kv "$out" retry_after); body ok $(kv "$out" body_ok)" \
+		"$(yn [ "$(kv "$out" retry_after)" = 500 ] && [ "$(kv "$out" body_ok)" = "$HOLD" ])"
+
+	start_stack "$ka" --max-pending 20000 --pending-timeout 5 || return 1
+	out=$(timeout 120 "$BIN/holdclient" --port "$PORT" --n "$HOLD" --mode wait --settle 1 --timeout 60)
+	log "  $out"
+	row 6 "ka=$ka --pending-timeout 5, $HOLD /simple never fired" "$(kv "$out" codes)" \
+		"nginx's fastcgi_read_timeout is 3600 s; pending after: $(kv "$out" counter_after)" \
+		"$(yn [ "$(kv "$out" codes)" = "504:$HOLD" ])"
+
+	start_stack "$ka" --max-pending 20000 || return 1
+	local i
+	for i in 1 2; do
+		out=$(timeout 120 "$BIN/holdclient" --port "$PORT" --n "$HOLD" --mode disconnect \
+			--rss-pid "$APP_PID" --timeout 60)
+		log "  $out"
+		row 6 "ka=$ka $HOLD held then disconnected (cycle $i)" "pending $(kv "$out" counter_held) -> $(kv "$out" counter_after)" \
+			"in $(kv "$out" disconnect_to_zero_ms) ms; VmRSS $(kv "$out" rss_before_kb) -> $(kv "$out" rss_held_kb) -> $(kv "$out" rss_after_kb) kB" \
+			"$(yn [ "$(kv "$out" counter_after)" = 0 ])"
+	done
+	row 6 "ka=$ka status after both cycles" "pending $(counter pending), simple_waiting $(counter simple_waiting)" \
+		"aborted_total $(counter aborted_total)" ""
+}
+
+# ---- locust smoke --------------------------------------------------------------
+
+if [ "$LOCUST" = 1 ]; then
+	start_stack 0 || exit 1
+	log "locust against $URL (20 s, 50 users)"
+	timeout 90 locust -f bench/locustfile.py --headless -u 50 -r 10 -t 20s --host "$URL" \
+		--only-summary 2>&1 | tail -n 30 | tee -a "$LOG"
+	exit "${PIPESTATUS[0]}"
+fi
+
+only() { [[ " $ONLY " == *" $1 "* ]]; }
+
+# ---- main ------------------------------------------------------------------------
+
+log "bench: $(date -u +%FT%TZ) $(nproc) cores, $(uname -r); port $PORT; rounds $ROUNDS x ${SECS}s; hold $HOLD"
+for ka in $MODES; do
+	log "== upstream keep-alive: $ka (0 = off)"
+	if only throughput; then start_stack "$ka" || exit 1; throughput "$ka"; fi
+	if only hold; then
+		log "-- target 3"; hold_fire "$ka" "$HOLD"
+		if [ "$HOLD_BIG" -gt 0 ]; then hold_fire "$ka" "$HOLD_BIG"; fi
+	fi
+	if only latency; then log "-- target 4"; latency "$ka"; fi
+	if only pool; then log "-- target 5"; pool "$ka"; fi
+	if only lifecycle; then log "-- target 6"; lifecycle "$ka"; fi
+done
+stop_stack
+
+{
+	echo
+	echo "== issue 5 benchmark table ($(date -u +%FT%TZ); ka=0: fastcgi_keep_conn off, ka=N: on + upstream keepalive N)"
+	printf '%s\n' "${ROWS[@]}" | awk -F'\t' '{ printf "%-4s| %-62s| %-22s| %-s%s\n", $1, $2, $3, $4, ($5 == "" ? "" : "  [" $5 "]") }'
+} | tee -a "$LOG"
+echo "full log: $LOG"

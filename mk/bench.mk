@@ -1,0 +1,35 @@
+# Benchmarks (issue 5).  Included at the end of the Makefile, which defines
+# BUILD, APP ($(BUILD)/fcgi_app), WARN, CC and the $(APP) target.
+#
+#   make bench          builds the app and bench/*.c, installs wrk if missing,
+#                       runs bench/run.sh (a few minutes; loopback only) and
+#                       prints one table; the full log goes to $(BUILD)/bench/
+#   make bench-bins     only builds the bench programs
+#   make bench-locust   a 20 s headless Locust smoke run of bench/locustfile.py
+#                       against a private stack (installs python3-locust)
+#
+# BENCH_ARGS is passed to bench/run.sh (e.g. BENCH_ARGS=--quick).
+
+BENCH_DIR   := $(BUILD)/bench
+BENCH_BINS  := $(BENCH_DIR)/floor_responder $(BENCH_DIR)/holdclient $(BENCH_DIR)/latprobe
+BENCH_CFLAGS ?= -O2 -g
+PKGS_BENCH  := wrk nginx-light curl procps
+PKGS_LOCUST := python3-locust
+
+$(BENCH_DIR)/floor_responder: bench/floor_responder.c
+	@mkdir -p $(@D)
+	$(CC) -D_GNU_SOURCE $(WARN) $(BENCH_CFLAGS) -o $@ $< -lfcgi -pthread
+
+$(BENCH_DIR)/%: bench/%.c bench/httpresp.h
+	@mkdir -p $(@D)
+	$(CC) -D_GNU_SOURCE $(WARN) $(BENCH_CFLAGS) -o $@ $<
+
+bench-bins: $(BENCH_BINS)
+
+bench: deps-build deps-bench $(APP) $(BENCH_BINS)
+	BUILD=$(BUILD) bench/run.sh $(BENCH_ARGS)
+
+bench-locust: deps-build deps-bench deps-locust $(APP)
+	BUILD=$(BUILD) bench/run.sh --locust
+
+.PHONY: bench bench-bins bench-locust
