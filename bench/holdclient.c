@@ -409,6 +409,8 @@ int main(int argc, char **argv)
 	int fire_status = 0;
 	char fire_body[512] = "";
 	int64_t t_zero = 0;
+	struct rusage ru0;
+	getrusage(RUSAGE_SELF, &ru0);
 	t_fire = now_ns();
 	if (m_fire) {
 		fire_status = simple_get(o.fire_path, fire_body, sizeof fire_body);
@@ -442,6 +444,8 @@ int main(int argc, char **argv)
 	getrusage(RUSAGE_SELF, &ru);
 	double cpu_ms = (double)ru.ru_utime.tv_sec * 1e3 + (double)ru.ru_utime.tv_usec / 1e3 +
 	                (double)ru.ru_stime.tv_sec * 1e3 + (double)ru.ru_stime.tv_usec / 1e3;
+	double cpu0_ms = (double)ru0.ru_utime.tv_sec * 1e3 + (double)ru0.ru_utime.tv_usec / 1e3 +
+	                 (double)ru0.ru_stime.tv_sec * 1e3 + (double)ru0.ru_stime.tv_usec / 1e3;
 
 	/* Completion times after the fire, for percentiles. */
 	int64_t *lat = malloc(sizeof *lat * (size_t)(nconns + 1));
@@ -488,6 +492,7 @@ int main(int argc, char **argv)
 			       (double)(rss_held - rss_before) * 1024.0 / held_main);
 	}
 	printf(" pool_busy_held=%ld pool_queued_held=%ld", pool_busy, pool_queued);
+	printf(" client_cpu_after_fire_ms=%.0f", cpu_ms - cpu0_ms);
 	printf(" client_cpu_ms=%.0f t_start_ns=%lld t_held_ns=%lld t_fire_ns=%lld t_last_ns=%lld\n", cpu_ms, (long long)t_start,
 	       (long long)t_held, (long long)t_fire, (long long)(t_last ? t_last : t_fire));
 	fflush(stdout);

@@ -2,6 +2,9 @@
  *
  *   latprobe --port P [--path /coro] [--rate 1000] [--conns 4] [--duration S]
  *            [--out FILE]
+ *   latprobe --fcgi SOCKET ...   the same, but straight to the app's FastCGI
+ *            socket, one connection per request (as nginx without keep-alive):
+ *            the app's own latency, without nginx
  *   latprobe --analyze FILE [--from NS] [--to NS] [--label L]
  *
  * Probe mode: --conns kept-alive HTTP/1.1 connections to 127.0.0.1:PORT;
@@ -26,6 +29,7 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #define RBUF 4096
@@ -102,6 +106,86 @@ static int analyze(const char *file, int64_t from, int64_t to, const char *label
 	return 0;
 }
 
+static const char *fcgi_sock;
+static char fcgi_req[512];
+static size_t fcgi_req_len;
+
+static size_t put_rec(char *p, int type, const char *c, size_t n)
+{
+	p[0] = 1;
+	p[1] = (char)type;
+	p[2] = 0;
+	p[3] = 1;
+	p[4] = (char)(n >> 8);
+	p[5] = (char)(n & 0xff);
+	p[6] = 0;
+	p[7] = 0;
+	if (n)
+		memcpy(p + 8, c, n);
+	return 8 + n;
+}
+
+static size_t put_nv(char *p, const char *name, const char *value)
+{
+	size_t a = strlen(name), b = strlen(value);
+	p[0] = (char)a;
+	p[1] = (char)b;
+	memcpy(p + 2, name, a);
+	memcpy(p + 2 + a, value, b);
+	return 2 + a + b;
+}
+
+/* BEGIN_REQUEST (responder, no keep-conn), the params the app routes on,
+ * empty PARAMS, empty STDIN. */
+static void fcgi_build(const char *path)
+{
+	static const char begin[8] = {0, 1, 0, 0, 0, 0, 0, 0};
+	char params[300];
+	size_t pn = put_nv(params, "REQUEST_METHOD", "GET");
+	pn += put_nv(params + pn, "DOCUMENT_URI", path);
+	pn += put_nv(params + pn, "REQUEST_URI", path);
+	size_t n = put_rec(fcgi_req, 1, begin, 8);
+	n += put_rec(fcgi_req + n, 4, params, pn);
+	n += put_rec(fcgi_req + n, 4, NULL, 0);
+	n += put_rec(fcgi_req + n, 5, NULL, 0);
+	fcgi_req_len = n;
+}
+
+/* 1 when buf holds an END_REQUEST record; *status from "Status: NNN". */
+static int fcgi_complete(const char *buf, size_t len, int *status)
+{
+	size_t off = 0;
+	while (off + 8 <= len) {
+		size_t n = ((size_t)(unsigned char)buf[off + 4] << 8) | (unsigned char)buf[off + 5];
+		size_t pad = (unsigned char)buf[off + 6];
+		if (off + 8 + n + pad > len)
+			return 0;
+		if (buf[off + 1] == 6 && *status == 0) {
+			const char *st = memmem(buf + off + 8, n, "Status: ", 8);
+			*status = st ? atoi(st + 8) : 200;
+		}
+		if (buf[off + 1] == 3)
+			return 1;
+		off += 8 + n + pad;
+	}
+	return 0;
+}
+
+static int dial_unix(void)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	snprintf(sa.sun_path, sizeof sa.sun_path, "%s", fcgi_sock);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0 ||
+	    send(fd, fcgi_req, fcgi_req_len, MSG_NOSIGNAL) != (ssize_t)fcgi_req_len) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 static int dial(int port)
 {
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -136,6 +220,7 @@ int main(int argc, char **argv)
 		else if (!strcmp(a, "--from")) from = atoll(v);
 		else if (!strcmp(a, "--to")) to = atoll(v);
 		else if (!strcmp(a, "--label")) label = v;
+		else if (!strcmp(a, "--fcgi")) fcgi_sock = v;
 		else {
 			fprintf(stderr, "latprobe: unknown %s\n", a);
 			return 2;
@@ -147,6 +232,8 @@ int main(int argc, char **argv)
 	}
 	if (an)
 		return analyze(an, from, to, label);
+	if (fcgi_sock)
+		port = 1; /* unused */
 	if (port <= 0 || rate <= 0 || conns < 1 || duration <= 0 || duration > 600) {
 		fprintf(stderr, "latprobe: --port P required; rate, conns > 0; duration <= 600\n");
 		return 2;
@@ -161,7 +248,12 @@ int main(int argc, char **argv)
 		return 1;
 	char req[256];
 	int rl = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", path);
+	if (fcgi_sock)
+		fcgi_build(path);
 	for (int i = 0; i < conns; i++) {
+		pc[i].fd = -1;
+		if (fcgi_sock)
+			continue;
 		pc[i].fd = dial(port);
 		if (pc[i].fd < 0) {
 			perror("latprobe: connect");
@@ -184,9 +276,18 @@ int main(int argc, char **argv)
 			int64_t due = t0 + (int64_t)((double)next * 1e9 / rate);
 			if (due > t)
 				break;
-			if (pc[i].busy || pc[i].fd < 0)
+			if (fcgi_sock && !pc[i].busy) {
+				pc[i].fd = dial_unix();
+				if (pc[i].fd < 0) {
+					s[next++] = (struct sample){due, t - due, -1};
+					done++;
+					continue;
+				}
+				struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.u32 = (uint32_t)i};
+				epoll_ctl(ep, EPOLL_CTL_ADD, pc[i].fd, &ev);
+			} else if (pc[i].busy || pc[i].fd < 0) {
 				continue;
-			if (send(pc[i].fd, req, (size_t)rl, MSG_NOSIGNAL) != rl) {
+			} else if (send(pc[i].fd, req, (size_t)rl, MSG_NOSIGNAL) != rl) {
 				/* reconnect once; count the request as an error */
 				s[next++] = (struct sample){due, t - due, -1};
 				done++;
@@ -201,6 +302,7 @@ int main(int argc, char **argv)
 			}
 			pc[i].busy = true;
 			pc[i].sched = due;
+			pc[i].h.status = 0;
 			pc[i].len = 0;
 			memset(&pc[i].h, 0, sizeof pc[i].h);
 			pc[i].idx = next;
@@ -227,6 +329,24 @@ int main(int argc, char **argv)
 			struct pconn *c = &pc[i];
 			for (;;) {
 				ssize_t r = recv(c->fd, c->buf + c->len, RBUF - c->len, 0);
+				if (r > 0 && fcgi_sock) {
+					c->len += (size_t)r;
+					int st = 0;
+					if (c->busy && fcgi_complete(c->buf, c->len, &st)) {
+						s[c->idx].lat = now_ns() - c->sched;
+						s[c->idx].status = st;
+						done++;
+						c->busy = false;
+						epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
+						close(c->fd);
+						c->fd = -1;
+						c->len = 0;
+						break;
+					}
+					if (c->len == RBUF)
+						c->len = 0;
+					continue;
+				}
 				if (r > 0) {
 					c->len += (size_t)r;
 					if (c->busy && httpresp_head(&c->h, c->buf, c->len) == 1 &&
@@ -253,7 +373,7 @@ int main(int argc, char **argv)
 					}
 					epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
 					close(c->fd);
-					c->fd = dial(port);
+					c->fd = fcgi_sock ? -1 : dial(port);
 					c->len = 0;
 					memset(&c->h, 0, sizeof c->h);
 					if (c->fd >= 0) {

@@ -210,14 +210,17 @@ hold_fire() {
 latency() {
 	local ka=$1 out t_held t_fire t_last t_idle_end p
 	start_stack "$ka" --max-pending 20000 || return 1
-	# Three probes at 1000 req/s each for the whole test: /coro, and for
-	# comparison /floor and nginx's own /nginx200 (is a stall the app's, or
-	# the machine's?).  5 s idle first, then $HOLD held + 20 /sleep/30 (10
+	# Probes at 1000 req/s each for the whole test: /coro, and for
+	# comparison /floor, nginx's own /nginx200 and /coro sent straight to the
+	# app's socket ("direct": is a stall the app's, nginx's or the machine's?).  5 s idle first, then $HOLD held + 20 /sleep/30 (10
 	# workers busy, 10 queued), 8 s later the fire.
 	for p in coro floor nginx200; do
 		"$BIN/latprobe" --port "$PORT" --path /$p --rate 1000 --conns 4 --duration 30 \
 			--out "$RUN/lat_$p.txt" --label "$p-whole" >"$RUN/lat_${p}_whole.txt" &
 	done
+	# ... and /coro straight to the app's socket, without nginx.
+	"$BIN/latprobe" --fcgi "$STACK_SOCK" --path /coro --rate 1000 --conns 4 --duration 30 \
+		--out "$RUN/lat_direct.txt" --label "direct-whole" >"$RUN/lat_direct_whole.txt" &
 	sleep 5.2
 	out=$(timeout 120 "$BIN/holdclient" --port "$PORT" --n "$HOLD" --extra-path /sleep/30 --extra-n 20 \
 		--hold-seconds 8 --mode fire --timeout 90)
@@ -226,7 +229,7 @@ latency() {
 	t_held=$(kv "$out" t_held_ns); t_fire=$(kv "$out" t_fire_ns); t_last=$(kv "$out" t_last_ns)
 	t_idle_end=$(kv "$out" t_start_ns)
 	declare -A P
-	for p in coro floor nginx200; do
+	for p in coro floor nginx200 direct; do
 		log "  $(cat "$RUN/lat_${p}_whole.txt")"
 		P[idle$p]=$("$BIN/latprobe" --analyze "$RUN/lat_$p.txt" --to "$t_idle_end" --label "$p-idle")
 		P[loaded$p]=$("$BIN/latprobe" --analyze "$RUN/lat_$p.txt" --from $((t_held + 500000000)) --to "$t_fire" --label "$p-loaded")
@@ -242,7 +245,7 @@ latency() {
 	row 4 "ka=$ka /coro p99 during the fire of $HOLD" "$pf ms" \
 		"ratio $(ratio "$pf" "$pi") <= 1.5; max $(kv "${P[firecoro]}" max_ms) ms; non-2xx $(kv "${P[firecoro]}" non2xx), n $(kv "${P[firecoro]}" n); fire->last $(kv "$out" fire_to_last_ms) ms" \
 		"$(yn le "$(ratio "$pf" "$pi")" 1.5)"
-	for p in floor nginx200; do
+	for p in floor nginx200 direct; do
 		row 4 "ka=$ka (compare) /$p p99 idle / held / fire" \
 			"$(kv "${P[idle$p]}" p99_ms) / $(kv "${P[loaded$p]}" p99_ms) / $(kv "${P[fire$p]}" p99_ms) ms" \
 			"fire max $(kv "${P[fire$p]}" max_ms) ms; non-2xx $(kv "${P[idle$p]}" non2xx)/$(kv "${P[loaded$p]}" non2xx)/$(kv "${P[fire$p]}" non2xx)" ""
