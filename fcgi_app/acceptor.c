@@ -7,6 +7,7 @@
 #include <fcgiapp.h>
 #include <fastcgi.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -39,18 +40,33 @@ struct kept {
 	int fd;
 };
 
+/* What one thread is reading, for the watchdog. */
+struct slot {
+	int fd;            /* -1 when the thread is not inside libfcgi */
+	uint64_t since_ms; /* when it started reading this request */
+};
+
 struct acceptor {
 	struct acceptor_opts opts;
 	acceptor_deliver_fn deliver;
 	void *ctx;
 	int listen_fd;
 	int wake_fd;      /* eventfd (semaphore): one count per kept conn */
-	int reserve_fd;   /* spare fd given up to shed a connection at EMFILE */
+	atomic_int reserve_fd; /* spare fd given up to shed a connection at EMFILE */
 	atomic_bool stopping;
-	pthread_mutex_t mu; /* kept queue and reserve_fd */
+	pthread_mutex_t mu; /* kept queue, reserve_fd, slots, watchdog wait */
+	pthread_cond_t stop_cv;
 	struct kept *head, *tail;
 	pthread_t *threads;
+	struct slot *slots;
 	unsigned started;
+	pthread_t watchdog;
+	bool watchdog_started;
+};
+
+struct thread_arg {
+	struct acceptor *a;
+	unsigned index;
 };
 
 static uint64_t now_ms(void)
@@ -75,23 +91,40 @@ static void set_timeouts(int fd, unsigned ms)
 }
 
 /* FCGI_WEB_SERVER_ADDRS, as libfcgi's OS_Accept would have applied it:
- * for TCP, only the listed IPv4 peers may talk to us. */
+ * when set (and not empty), only the listed IPv4 peers may talk to us over
+ * TCP.  IPv4-mapped IPv6 peers (a dual-stack listener) are checked as IPv4;
+ * any other TCP peer is refused, since the list cannot name it. */
 static bool peer_allowed(int fd)
 {
 	const char *list = getenv("FCGI_WEB_SERVER_ADDRS");
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof ss;
-	if (!list || getpeername(fd, (struct sockaddr *)&ss, &len) < 0 ||
-	    ss.ss_family != AF_INET)
+	if (!list || !*list || getpeername(fd, (struct sockaddr *)&ss, &len) < 0 ||
+	    ss.ss_family == AF_UNIX)
 		return true;
+	struct in_addr v4;
+	if (ss.ss_family == AF_INET) {
+		v4 = ((struct sockaddr_in *)&ss)->sin_addr;
+	} else if (ss.ss_family == AF_INET6 &&
+	           IN6_IS_ADDR_V4MAPPED(&((struct sockaddr_in6 *)&ss)->sin6_addr)) {
+		memcpy(&v4, &((struct sockaddr_in6 *)&ss)->sin6_addr.s6_addr[12], 4);
+	} else {
+		log_warn("msg=\"non-IPv4 peer refused: FCGI_WEB_SERVER_ADDRS lists IPv4 only\"");
+		return false;
+	}
 	char peer[INET_ADDRSTRLEN];
-	inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, peer,
-	          sizeof peer);
-	size_t plen = strlen(peer);
+	inet_ntop(AF_INET, &v4, peer, sizeof peer);
 	for (const char *p = list; *p;) {
 		size_t n = strcspn(p, ",");
-		if (n == plen && memcmp(p, peer, n) == 0)
-			return true;
+		char item[INET_ADDRSTRLEN];
+		struct in_addr allowed;
+		if (n < sizeof item) {
+			memcpy(item, p, n);
+			item[n] = '\0';
+			if (inet_pton(AF_INET, item, &allowed) == 1 &&
+			    allowed.s_addr == v4.s_addr)
+				return true;
+		}
 		p += n + (p[n] == ',');
 	}
 	log_warn("msg=\"peer not in FCGI_WEB_SERVER_ADDRS\" peer=%s", peer);
@@ -136,7 +169,15 @@ static long drain_stdin(FCGX_Stream *in, size_t cap, bool *too_big)
 	return FCGX_GetError(in) ? -1 : total;
 }
 
-static void serve(struct acceptor *a, int fd, bool reused)
+static void set_slot(struct acceptor *a, unsigned i, int fd)
+{
+	pthread_mutex_lock(&a->mu);
+	a->slots[i].fd = fd;
+	a->slots[i].since_ms = now_ms();
+	pthread_mutex_unlock(&a->mu);
+}
+
+static void serve(struct acceptor *a, unsigned self, int fd, bool reused)
 {
 	FCGX_Request fr;
 	FCGX_InitRequest(&fr, -1, 0);
@@ -145,8 +186,10 @@ static void serve(struct acceptor *a, int fd, bool reused)
 	 * struct; keepConnection stops that from closing our fd.  BEGIN_REQUEST
 	 * then sets it from the record's FCGI_KEEP_CONN flag. */
 	fr.keepConnection = 1;
+	set_slot(a, self, fd);
 	int rc = FCGX_Accept_r(&fr);
 	if (rc < 0) {
+		set_slot(a, self, -1);
 		/* Protocol error, EOF or read timeout: libfcgi has closed the
 		 * fd, then failed to accept on listen socket -1. */
 		log_debug("msg=\"request not read\" rc=%d", rc);
@@ -170,6 +213,7 @@ static void serve(struct acceptor *a, int fd, bool reused)
 	bool too_big = cl && *cl && strtoull(cl, NULL, 10) > a->opts.max_body;
 	if (!too_big) {
 		long got = drain_stdin(fr.in, a->opts.max_body, &too_big);
+		set_slot(a, self, -1);
 		if (got < 0) {
 			FCGX_Free(&fr, 0);
 			close(fd);
@@ -177,19 +221,20 @@ static void serve(struct acceptor *a, int fd, bool reused)
 			return;
 		}
 	}
-	if (too_big) {
-		/* The rest of the body is still unread: the connection cannot
-		 * carry another request. */
+	set_slot(a, self, -1);
+	if (too_big)
 		r->early_status = 413;
-		r->keep_conn = false;
-	} else if (fr.role != FCGI_RESPONDER) {
+	else if (fr.role != FCGI_RESPONDER)
 		r->early_status = 400;
-	}
 
 	size_t len = 0;
 	const char *path = request_path(fr.envp, &len);
 	if (!path && !r->early_status)
 		r->early_status = 400;
+	/* After an error, unread bytes (a body past the cap, a FILTER's data
+	 * stream) may follow: the connection cannot carry another request. */
+	if (r->early_status)
+		r->keep_conn = false;
 	if (path) {
 		struct router_match m = router_match(path, len, a->opts.max_sleep);
 		r->route = (uint8_t)m.route;
@@ -209,6 +254,7 @@ static void shed_one(struct acceptor *a)
 	pthread_mutex_lock(&a->mu);
 	if (a->reserve_fd >= 0)
 		close(a->reserve_fd);
+	a->reserve_fd = -1;
 	int fd = accept4(a->listen_fd, NULL, NULL, SOCK_CLOEXEC);
 	if (fd >= 0) {
 		char drain[4096];
@@ -226,8 +272,23 @@ static void shed_one(struct acceptor *a)
 	}
 	a->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	pthread_mutex_unlock(&a->mu);
-	log_warn("msg=\"out of file descriptors, shed a connection\"");
+	static _Atomic uint64_t last_log;
+	uint64_t t = now_ms();
+	if (t - atomic_load(&last_log) > 1000) {
+		atomic_store(&last_log, t);
+		log_warn("msg=\"out of file descriptors, shedding connections\"");
+	}
 	sleep_ms(10);
+}
+
+/* Another thread may have taken the slot shed_one freed; take a reserve
+ * again as soon as fds are available. */
+static void restore_reserve(struct acceptor *a)
+{
+	pthread_mutex_lock(&a->mu);
+	if (a->reserve_fd < 0)
+		a->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	pthread_mutex_unlock(&a->mu);
 }
 
 static int pop_kept(struct acceptor *a)
@@ -247,7 +308,7 @@ static int pop_kept(struct acceptor *a)
 	return fd;
 }
 
-static void accept_one(struct acceptor *a)
+static void accept_one(struct acceptor *a, unsigned self)
 {
 	/* Without SOCK_NONBLOCK the new fd is blocking, as libfcgi needs; the
 	 * loop only ever uses MSG_DONTWAIT on it. */
@@ -276,17 +337,25 @@ static void accept_one(struct acceptor *a)
 		}
 		}
 	}
+	if (atomic_load(&a->reserve_fd) < 0)
+		restore_reserve(a);
 	if (!peer_allowed(fd)) {
 		close(fd);
 		return;
 	}
+	int one = 1; /* TCP only; a unix socket refuses it harmlessly */
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	set_timeouts(fd, a->opts.read_timeout_ms);
-	serve(a, fd, false);
+	serve(a, self, fd, false);
 }
 
 static void *acceptor_main(void *arg)
 {
-	struct acceptor *a = arg;
+	struct thread_arg *ta = arg;
+	struct acceptor *a = ta->a;
+	unsigned self = ta->index;
+	free(ta);
+	bool kept_first = true;
 	struct pollfd pfd[2] = {
 		{.fd = a->listen_fd, .events = POLLIN},
 		{.fd = a->wake_fd, .events = POLLIN},
@@ -299,17 +368,20 @@ static void *acceptor_main(void *arg)
 		}
 		if (atomic_load(&a->stopping))
 			break;
-		/* Kept connections first: their next request is already here. */
+		/* Kept connections and new ones take turns when both are
+		 * ready, so a steady keep-alive load cannot starve accepts. */
 		uint64_t one;
-		if ((pfd[1].revents & POLLIN) &&
+		bool kept = pfd[1].revents & POLLIN;
+		bool fresh = pfd[0].revents != 0;
+		if (kept && (kept_first || !fresh) &&
 		    read(a->wake_fd, &one, sizeof one) == sizeof one) {
 			int fd = pop_kept(a);
 			if (fd >= 0)
-				serve(a, fd, true);
-			continue;
+				serve(a, self, fd, true);
+		} else if (fresh) {
+			accept_one(a, self);
 		}
-		if (pfd[0].revents)
-			accept_one(a);
+		kept_first = !kept_first;
 	}
 	return NULL;
 }
@@ -336,6 +408,39 @@ int acceptor_resume(struct acceptor *a, int fd)
 	return 0;
 }
 
+/* A peer that trickles its request one byte per read timeout would hold a
+ * thread for ever: SO_RCVTIMEO bounds each read, not the request.  The
+ * watchdog bounds the whole request to twice the read timeout by shutting
+ * the connection down under the reading thread, whose read then fails. */
+static void *watchdog_main(void *arg)
+{
+	struct acceptor *a = arg;
+	uint64_t limit = 2 * (uint64_t)a->opts.read_timeout_ms;
+	pthread_mutex_lock(&a->mu);
+	while (!atomic_load(&a->stopping)) {
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += 250 * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&a->stop_cv, &a->mu, &until);
+		uint64_t now = now_ms();
+		for (unsigned i = 0; i < a->started; i++) {
+			struct slot *sl = &a->slots[i];
+			if (sl->fd >= 0 && now - sl->since_ms > limit) {
+				log_warn("msg=\"request read too slow, dropped\" ms=%llu",
+				         (unsigned long long)(now - sl->since_ms));
+				shutdown(sl->fd, SHUT_RDWR);
+				sl->since_ms = now; /* once per limit, not per tick */
+			}
+		}
+	}
+	pthread_mutex_unlock(&a->mu);
+	return NULL;
+}
+
 struct acceptor *acceptor_start(int listen_fd, const struct acceptor_opts *o,
                                 acceptor_deliver_fn deliver, void *ctx)
 {
@@ -351,24 +456,39 @@ struct acceptor *acceptor_start(int listen_fd, const struct acceptor_opts *o,
 	a->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	a->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK | EFD_SEMAPHORE);
 	a->threads = calloc(a->opts.threads, sizeof *a->threads);
+	a->slots = calloc(a->opts.threads, sizeof *a->slots);
 	pthread_mutex_init(&a->mu, NULL);
-	if (a->wake_fd < 0 || !a->threads)
+	pthread_cond_init(&a->stop_cv, NULL);
+	if (a->wake_fd < 0 || !a->threads || !a->slots)
 		goto fail;
+	for (unsigned i = 0; i < a->opts.threads; i++)
+		a->slots[i].fd = -1;
 
 	/* Signals belong to the loop thread (libevent's evsignal). */
 	sigset_t all, old;
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
+	int err = 0;
 	for (; a->started < a->opts.threads; a->started++) {
-		int err = pthread_create(&a->threads[a->started], NULL,
-		                         acceptor_main, a);
+		struct thread_arg *ta = malloc(sizeof *ta);
+		if (!ta) {
+			err = ENOMEM;
+			break;
+		}
+		*ta = (struct thread_arg){a, a->started};
+		err = pthread_create(&a->threads[a->started], NULL, acceptor_main, ta);
 		if (err) {
-			errno = err;
+			free(ta);
 			break;
 		}
 	}
+	if (!err) {
+		err = pthread_create(&a->watchdog, NULL, watchdog_main, a);
+		a->watchdog_started = err == 0;
+	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (a->started < a->opts.threads) {
+	if (err) {
+		errno = err;
 		int saved = errno;
 		acceptor_stop(a);
 		errno = saved;
@@ -388,6 +508,16 @@ void acceptor_stop(struct acceptor *a)
 	if (!a)
 		return;
 	atomic_store(&a->stopping, true);
+	/* A thread inside libfcgi may be blocked on a slow peer: cut that
+	 * connection so the join below is quick. */
+	pthread_mutex_lock(&a->mu);
+	for (unsigned i = 0; a->slots && i < a->started; i++)
+		if (a->slots[i].fd >= 0)
+			shutdown(a->slots[i].fd, SHUT_RDWR);
+	pthread_cond_signal(&a->stop_cv);
+	pthread_mutex_unlock(&a->mu);
+	if (a->watchdog_started)
+		pthread_join(a->watchdog, NULL);
 	if (a->wake_fd >= 0) {
 		/* A large count wakes every poller; each then sees `stopping`. */
 		uint64_t many = 1u << 20;
@@ -402,7 +532,9 @@ void acceptor_stop(struct acceptor *a)
 		close(a->wake_fd);
 	if (a->reserve_fd >= 0)
 		close(a->reserve_fd);
+	pthread_cond_destroy(&a->stop_cv);
 	pthread_mutex_destroy(&a->mu);
 	free(a->threads);
+	free(a->slots);
 	free(a);
 }

@@ -202,5 +202,10 @@ int config_load(struct config *c, int argc, char **argv)
 		fprintf(stderr, "fcgi_app: unexpected argument '%s'\n", argv[optind]);
 		return -1;
 	}
+	if (!c->socket_path && !c->listen_addr) {
+		fprintf(stderr, "fcgi_app: the socket path is empty; give --socket "
+		                "PATH or --listen HOST:PORT\n");
+		return -1;
+	}
 	return 0;
 }

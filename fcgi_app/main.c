@@ -40,11 +40,33 @@ static void raise_fd_limit(void)
 		         (unsigned long long)rl.rlim_cur);
 }
 
+/* What the signal handler and the teardown share. */
+struct app {
+	const struct config *cfg;
+	struct server *server;
+	int listen_fd;
+};
+
+/* Closes the listening socket and removes its path, so that nginx is
+ * refused at once instead of queueing in a backlog nobody reads.  Only
+ * after the acceptors stopped polling it. */
+static void close_listener(struct app *app)
+{
+	if (app->listen_fd < 0)
+		return;
+	close(app->listen_fd);
+	app->listen_fd = -1;
+	if (!app->cfg->listen_addr)
+		unlink(app->cfg->socket_path);
+}
+
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
+	struct app *app = arg;
 	(void)what;
 	log_info("msg=\"signal received\" signal=%d", (int)sig);
-	server_drain(arg);
+	server_drain(app->server); /* a second signal: leave the loop now */
+	close_listener(app);
 }
 
 /* --health: one FastCGI GET /coro over the configured socket.  Exit 0 when
@@ -117,7 +139,8 @@ int main(int argc, char **argv)
 	if (cfg.health)
 		return health_check(&cfg);
 
-	int status = 1, listen_fd = -1;
+	int status = 1;
+	struct app app = {.cfg = &cfg, .listen_fd = -1};
 	struct event_base *base = NULL;
 	struct pool *pool = NULL;
 	struct routes *routes = NULL;
@@ -144,6 +167,7 @@ int main(int argc, char **argv)
 	}
 
 	char err[256];
+	int listen_fd;
 	if (cfg.listen_addr)
 		listen_fd = listener_tcp(cfg.listen_addr, (int)cfg.backlog, err,
 		                         sizeof err);
@@ -155,6 +179,7 @@ int main(int argc, char **argv)
 		log_error("msg=\"cannot listen\" err=\"%s\"", err);
 		goto out;
 	}
+	app.listen_fd = listen_fd;
 
 	pool = pool_new(base, cfg.workers, cfg.queue);
 	routes = pool ? routes_new(base, pool, cfg.fire_batch, cfg.max_sleep)
@@ -164,8 +189,9 @@ int main(int argc, char **argv)
 		log_error("msg=\"cannot start\" err=\"%s\"", strerror(errno));
 		goto out;
 	}
-	sigterm = evsignal_new(base, SIGTERM, on_signal, server);
-	sigint = evsignal_new(base, SIGINT, on_signal, server);
+	app.server = server;
+	sigterm = evsignal_new(base, SIGTERM, on_signal, &app);
+	sigint = evsignal_new(base, SIGINT, on_signal, &app);
 	if (!sigterm || !sigint || evsignal_add(sigterm, NULL) < 0 ||
 	    evsignal_add(sigint, NULL) < 0) {
 		log_error("msg=\"cannot handle signals\"");
@@ -189,12 +215,8 @@ int main(int argc, char **argv)
 	log_info("msg=stopped");
 
 out:
-	if (listen_fd >= 0) {
-		close(listen_fd);
-		if (!cfg.listen_addr)
-			unlink(cfg.socket_path);
-	}
-	server_free(server);
+	server_free(server); /* stops the acceptors before the listener goes */
+	close_listener(&app);
 	routes_free(routes);
 	/* A worker still inside a long blocking call cannot be interrupted;
 	 * exiting ends it, joining would wait for it (and the pool's event

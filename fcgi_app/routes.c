@@ -23,7 +23,7 @@ struct waiter {
 
 struct routes {
 	struct pool *pool;
-	struct event *fire_ev; /* continues a fire on the next loop turn */
+	struct event *fire_ev; /* timer: continues a fire on the next loop turn */
 	struct waiter waiting; /* sentinel of a circular list */
 	struct waiter firing;  /* taken by a fire, not yet fired */
 	size_t n_waiting; /* on either list: not yet fired */
@@ -129,8 +129,14 @@ static void fire_batch(struct routes *r)
 			deferred_cancel(d); /* cannot happen: waiters are unfired */
 		deferred_unref(d);
 	}
-	if (r->firing.next != &r->firing)
-		event_active(r->fire_ev, EV_TIMEOUT, 0);
+	/* A zero timeout, not event_active: an event activated from its own
+	 * callback runs again in the same pass, before the loop polls; a
+	 * timer waits for the next epoll_wait, so I/O and other requests get
+	 * their turn between batches. */
+	if (r->firing.next != &r->firing) {
+		static const struct timeval now = {0, 0};
+		evtimer_add(r->fire_ev, &now);
+	}
 }
 
 static void on_fire_ev(evutil_socket_t fd, short what, void *arg)
@@ -305,7 +311,7 @@ struct routes *routes_new(struct event_base *base, struct pool *pool,
 	struct routes *r = calloc(1, sizeof *r);
 	if (!r)
 		return NULL;
-	r->fire_ev = event_new(base, -1, 0, on_fire_ev, r);
+	r->fire_ev = evtimer_new(base, on_fire_ev, r);
 	if (!r->fire_ev) {
 		free(r);
 		return NULL;

@@ -346,7 +346,9 @@ static void cancel_request(struct server *s, struct request *r)
 	deferred_cancel(r->d);
 	r->holds--;
 	if (r->state == REQUEST_PENDING) {
-		/* Nothing answered it (a handler that ignores cancel): drop. */
+		/* Defensive: deferred_cancel always fires (it errbacks with
+		 * CancelledError when nothing else does), so on_result has run;
+		 * should that ever change, drop the request rather than leak. */
 		finish(s, r, true);
 		return;
 	}
@@ -498,7 +500,7 @@ static void dispatch(struct server *s, struct request *r)
 	r->d = routes_dispatch(s->routes, &m, &r->status);
 	if (!r->d || deferred_add_both(r->d, on_result, r, NULL) < 0) {
 		r->holds--;
-		s->stats.failed++;
+		s->stats.rejected++;
 		respond_page(s, r, 503, "The server is out of memory.",
 		             "Retry-After: 1\r\n");
 		return;
@@ -594,8 +596,12 @@ static void on_grace(evutil_socket_t fd, short what, void *arg)
 
 void server_drain(struct server *s)
 {
-	if (s->draining)
+	if (s->draining) {
+		log_warn("msg=\"second stop signal, exiting now\" unfinished=%zu",
+		         s->live);
+		event_base_loopexit(s->base, NULL);
 		return;
+	}
 	s->draining = true;
 	log_info("msg=draining pending=%zu idle=%zu", PENDING(s)->n, IDLE(s)->n);
 	/* Joining is quick: the threads sit in poll(); one in the middle of a

@@ -9,9 +9,9 @@
  * pauses this chain until that one fires (chaining), iteratively, so long
  * chains never grow the C stack.
  *
- * Threads: everything here runs on the loop thread only.  The one exception
- * is none: worker threads hand results back through the pool module, which
- * fires Deferreds on the loop.
+ * Threads: everything here runs on the loop thread only.  Worker threads
+ * never touch a Deferred: they hand results back through the pool module,
+ * which fires Deferreds on the loop.
  *
  * Ownership:
  * - deferred_new/succeed/fail/maybe/gather return a Deferred holding one

@@ -31,7 +31,7 @@ enum request_state {
 };
 
 struct request {
-	struct request *prev, *next; /* inbox, then the pending list */
+	struct request *prev, *next; /* inbox (next only), then a server list */
 	struct event ev;             /* EOF watch, write, or idle watch */
 	struct deferred *d;          /* one reference, while answering */
 	void *owner;                 /* the server, for event callbacks */

@@ -1,0 +1,95 @@
+#!/usr/bin/env python3
+"""Raw peers for the hostile-peer tests: things nginx never does.
+
+  peer.py silent SOCK SECONDS        connect, send nothing, hold
+  peer.py trickle SOCK INTERVAL      send a request one byte per INTERVAL;
+                                     print how long until the app closed it
+  peer.py garbage SOCK               send junk; print "closed" on EOF
+  peer.py coro ADDR                  one FastCGI GET /coro (ADDR: a unix
+                                     path or host:port); print the status
+                                     line, or "closed" if there was no reply
+"""
+import socket
+import struct
+import sys
+import time
+
+
+def connect(addr):
+    if addr.startswith("/"):
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(addr)
+        return s
+    host, port = addr.rsplit(":", 1)
+    host = host.strip("[]")
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    s = socket.socket(family)
+    s.connect((host, int(port)))
+    return s
+
+
+def record(rtype, content):
+    return struct.pack(">BBHHBB", 1, rtype, 1, len(content), 0, 0) + content
+
+
+def nv(name, value):
+    return bytes([len(name), len(value)]) + name + value
+
+
+def request(path):
+    begin = struct.pack(">HB5x", 1, 0)  # RESPONDER, no keep-alive
+    params = nv(b"REQUEST_METHOD", b"GET") + nv(b"DOCUMENT_URI", path)
+    return (record(1, begin) + record(4, params) + record(4, b"")
+            + record(5, b""))
+
+
+def read_all(s, limit):
+    s.settimeout(limit)
+    data = b""
+    try:
+        while True:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+    except (socket.timeout, ConnectionResetError):
+        pass
+    return data
+
+
+def main():
+    mode, addr = sys.argv[1], sys.argv[2]
+    s = connect(addr)
+    if mode == "silent":
+        time.sleep(float(sys.argv[3]))
+    elif mode == "trickle":
+        interval = float(sys.argv[3])
+        t0 = time.monotonic()
+        for byte in request(b"/coro"):
+            try:
+                s.send(bytes([byte]))
+            except OSError:
+                break
+            s.settimeout(interval)
+            try:
+                if s.recv(1) == b"":
+                    break
+            except socket.timeout:
+                continue
+            except OSError:
+                break
+        print("%.1f" % (time.monotonic() - t0))
+    elif mode == "garbage":
+        s.send(b"GET / HTTP/1.1\r\nHost: not-fastcgi\r\n\r\n" * 4)
+        data = read_all(s, 5)
+        print("closed" if not data else "answered %d bytes" % len(data))
+    elif mode == "coro":
+        s.send(request(b"/coro"))
+        data = read_all(s, 5)
+        if len(data) > 8 and data[1] == 6:
+            print(data[8:].split(b"\r\n", 1)[0].decode())
+        else:
+            print("closed")
+
+
+main()

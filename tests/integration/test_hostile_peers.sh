@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Peers that are not nginx: silent or trickling connections, junk bytes,
+# peers outside FCGI_WEB_SERVER_ADDRS.  None may hang the app, block its
+# shutdown, or get an answer it should not.
+. "$(dirname "$0")/lib.sh"
+PEER="python3 $IT_DIR_SELF/peer.py"
+it_start --read-timeout-ms 1000 --pending-timeout 30
+
+# Two silent connections occupy both acceptor threads; /coro still gets
+# through once the read timeout (1 s) drops them.
+$PEER silent "$STACK_SOCK" 20 & $PEER silent "$STACK_SOCK" 20 &
+sleep 0.3
+t0=$(now_ms); get /coro; t=$(( $(now_ms) - t0 ))
+check "/coro behind two silent peers" 200 "$STATUS"
+check_true "/coro waited ${t} ms, bounded by the 1 s read timeout (< 2500)" [ "$t" -lt 2500 ]
+
+# A peer that trickles one byte every 0.4 s keeps resetting SO_RCVTIMEO;
+# the watchdog cuts it at twice the read timeout.
+took=$($PEER trickle "$STACK_SOCK" 0.4)
+check_true "trickling peer cut after ${took} s (watchdog: 2 s, well before its ~40 s request)" \
+	awk -v t="$took" 'BEGIN { exit !(t >= 1.5 && t < 4.5) }'
+
+# Junk is a protocol error: closed, no reply, app unharmed.
+check "junk bytes get the connection closed" closed "$($PEER garbage "$STACK_SOCK")"
+get /coro
+check "/coro after junk" 200 "$STATUS"
+
+# SIGTERM while both acceptors are stuck on silent peers and a /simple is
+# pending: the pending request still gets its 503 promptly, and the app
+# exits 0.
+$PEER silent "$STACK_SOCK" 30 & $PEER silent "$STACK_SOCK" 30 &
+curl -s --max-time 20 -o /dev/null -w '%{http_code}' "$IT_URL/simple" >"$IT_TMP/st" &
+cpid=$!
+check_true "a /simple is pending" wait_counter pending 5 1
+sleep 0.2
+t0=$(now_ms)
+kill -TERM "$STACK_APP_PID"
+wait "$cpid"
+t=$(( $(now_ms) - t0 ))
+check "pending /simple gets 503 on SIGTERM with stuck acceptors" 503 "$(cat "$IT_TMP/st")"
+check_true "the 503 came in ${t} ms (< 1500)" [ "$t" -lt 1500 ]
+wait "$STACK_APP_PID"; rc=$?
+STACK_APP_PID=""
+check "app exits 0" 0 "$rc"
+check_true "socket removed" [ ! -e "$STACK_SOCK" ]
+
+# TCP peers are checked against FCGI_WEB_SERVER_ADDRS, including IPv4
+# peers of a dual-stack listener and IPv6 peers.
+port=$(it_free_port)
+FCGI_WEB_SERVER_ADDRS=10.9.9.9 "$STACK_ROOT/$BUILD/fcgi_app" --listen "127.0.0.1:$port" 2>"$IT_TMP/tcp1.log" &
+tpid=$!
+stack_wait "$PEER coro 127.0.0.1:$port | grep -q ." 10
+check "TCP peer outside FCGI_WEB_SERVER_ADDRS gets no answer" closed "$($PEER coro "127.0.0.1:$port")"
+kill -TERM $tpid; wait $tpid
+port=$(it_free_port)
+FCGI_WEB_SERVER_ADDRS=127.0.0.1 "$STACK_ROOT/$BUILD/fcgi_app" --listen "[::]:$port" 2>"$IT_TMP/tcp2.log" &
+tpid=$!
+stack_wait "$PEER coro 127.0.0.1:$port | grep -q Status" 10
+check "listed IPv4 peer of a dual-stack listener is served" "Status: 200 OK" "$($PEER coro "127.0.0.1:$port")"
+check "IPv6 peer refused when the list is set" closed "$($PEER coro "[::1]:$port")"
+kill -TERM $tpid; wait $tpid; rc=$?
+check "TCP app exits 0" 0 "$rc"
+check_true "no sanitizer report from the TCP instances" bash -c "! grep -qE 'Sanitizer|runtime error:' '$IT_TMP'/tcp*.log"
+
+# An empty socket path is a clear error, not a crash.
+out=$(FCGI_APP_SOCKET= "$STACK_ROOT/$BUILD/fcgi_app" 2>&1); rc=$?
+check "empty FCGI_APP_SOCKET exits 2" 2 "$rc"
+check_true "it says the socket path is empty" grep -q "socket path is empty" <<<"$out"
+
+it_done
