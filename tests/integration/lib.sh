@@ -23,28 +23,34 @@ it_cleanup() {
 	rm -rf "$IT_TMP"
 }
 
-# A port on 127.0.0.1 nobody listens on.
+# A port on 127.0.0.1 no socket uses, below the kernel's ephemeral range
+# (outgoing connections take ports from that range, and a listener cannot
+# bind a port a connection holds).
 it_free_port() {
-	local p
+	local low p
+	low=$(awk '{ print $1 }' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null)
+	[ -n "$low" ] && [ "$low" -gt 12000 ] || low=32768
 	while :; do
-		p=$((20000 + RANDOM % 20000))
-		ss -Hltn "sport = :$p" | grep -q . || { echo "$p"; return; }
+		p=$((10000 + RANDOM % (low - 10000)))
+		[ -z "$(ss -Htan "sport = :$p")" ] && { echo "$p"; return; }
 	done
 }
 
 it_start() {
-	IT_PORT=$(it_free_port)
-	stack_init "$IT_TMP/stack" "$IT_PORT"
-	stack_start_app "$@" || { IT_FAIL=$((IT_FAIL + 1)); exit 1; }
-	stack_start_nginx || { IT_FAIL=$((IT_FAIL + 1)); exit 1; }
+	local attempt
+	for attempt in 1 2 3; do
+		IT_PORT=$(it_free_port)
+		rm -rf "$IT_TMP/stack"
+		stack_init "$IT_TMP/stack" "$IT_PORT"
+		stack_start_app "$@" || { IT_FAIL=$((IT_FAIL + 1)); exit 1; }
+		# Another process may take the port between the check and bind.
+		stack_start_nginx && break
+		stack_stop
+		[ "$attempt" = 3 ] && { IT_FAIL=$((IT_FAIL + 1)); exit 1; }
+	done
 	IT_URL=http://127.0.0.1:$IT_PORT
 }
 
-it_restart() {
-	stack_stop
-	rm -rf "$IT_TMP/stack"
-	it_start "$@"
-}
 
 ok() { IT_PASS=$((IT_PASS + 1)); echo "ok   $IT_NAME: $1"; }
 fail() { IT_FAIL=$((IT_FAIL + 1)); echo "FAIL $IT_NAME: $1"; }
