@@ -337,7 +337,10 @@ only() { [[ " $ONLY " == *" $1 "* ]]; }
 
 # ---- main ------------------------------------------------------------------------
 
-log "bench: $(date -u +%FT%TZ) $(nproc) cores, $(uname -r); port $PORT; rounds $ROUNDS x ${SECS}s; hold $HOLD"
+APPREV=$(git rev-parse --short HEAD 2>/dev/null)
+git diff --quiet HEAD -- fcgi_app include 2>/dev/null || APPREV="$APPREV + uncommitted changes in fcgi_app/ include/"
+log "bench: $(date -u +%FT%TZ) $(nproc) cores, $(uname -r); app at $APPREV; port $PORT; rounds $ROUNDS x ${SECS}s; hold $HOLD"
+log "load before: $(cat /proc/loadavg); other nginx/fcgi_app processes: $(pgrep -c -x nginx) nginx, $(pgrep -c -x fcgi_app) fcgi_app"
 for ka in $MODES; do
 	log "== upstream keep-alive: $ka (0 = off)"
 	if only throughput; then start_stack "$ka" || exit 1; throughput "$ka"; fi
@@ -351,6 +354,7 @@ for ka in $MODES; do
 done
 stop_stack
 
+log "load after: $(cat /proc/loadavg)"
 {
 	echo
 	echo "== issue 5 benchmark table ($(date -u +%FT%TZ); ka=0: fastcgi_keep_conn off, ka=N: on + upstream keepalive N)"
