@@ -182,8 +182,9 @@ int main(int argc, char **argv)
 	app.listen_fd = listen_fd;
 
 	pool = pool_new(base, cfg.workers, cfg.queue);
-	routes = pool ? routes_new(base, pool, cfg.fire_batch, cfg.max_sleep)
-	              : NULL;
+	struct routes_opts ropts = {cfg.fire_batch, cfg.fire_interval_us,
+	                            cfg.max_sleep};
+	routes = pool ? routes_new(base, pool, &ropts) : NULL;
 	server = routes ? server_new(base, &cfg, pool, routes) : NULL;
 	if (!server) {
 		log_error("msg=\"cannot start\" err=\"%s\"", strerror(errno));

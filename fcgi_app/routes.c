@@ -27,8 +27,7 @@ struct routes {
 	struct waiter waiting; /* sentinel of a circular list */
 	struct waiter firing;  /* taken by a fire, not yet fired */
 	size_t n_waiting; /* on either list: not yet fired */
-	unsigned fire_batch;
-	unsigned long max_sleep;
+	struct routes_opts opts;
 };
 
 static void list_init(struct waiter *head)
@@ -116,7 +115,8 @@ static struct deferred *route_simple(struct routes *r)
 /* Fires up to one batch of the waiters a fire took. */
 static void fire_batch(struct routes *r)
 {
-	for (unsigned i = 0; i < r->fire_batch && r->firing.next != &r->firing;
+	for (unsigned i = 0;
+	     i < r->opts.fire_batch && r->firing.next != &r->firing;
 	     i++) {
 		struct waiter *w = r->firing.next;
 		struct deferred *d = w->d;
@@ -129,13 +129,16 @@ static void fire_batch(struct routes *r)
 			deferred_cancel(d); /* cannot happen: waiters are unfired */
 		deferred_unref(d);
 	}
-	/* A zero timeout, not event_active: an event activated from its own
+	/* A timer, not event_active: an event activated from its own
 	 * callback runs again in the same pass, before the loop polls; a
 	 * timer waits for the next epoll_wait, so I/O and other requests get
-	 * their turn between batches. */
+	 * their turn between batches.  The interval also paces nginx, which
+	 * must relay every reply to its client. */
 	if (r->firing.next != &r->firing) {
-		static const struct timeval now = {0, 0};
-		evtimer_add(r->fire_ev, &now);
+		struct timeval tv = {0, (suseconds_t)r->opts.fire_interval_us};
+		tv.tv_sec = tv.tv_usec / 1000000;
+		tv.tv_usec %= 1000000;
+		evtimer_add(r->fire_ev, &tv);
 	}
 }
 
@@ -272,7 +275,7 @@ static struct deferred *route_sleep_too_long(struct routes *r, int *status)
 	             "<html><head><title>400 Bad Request</title></head><body>"
 	             "<h1>400 Bad Request</h1><p>/sleep/&lt;n&gt; takes at most "
 	             "%lu seconds.</p></body></html>",
-	             r->max_sleep) < 0)
+	             r->opts.max_sleep) < 0)
 		return NULL;
 	return deferred_succeed(deferred_val_str(out));
 }
@@ -306,7 +309,7 @@ size_t routes_simple_waiting(const struct routes *r)
 }
 
 struct routes *routes_new(struct event_base *base, struct pool *pool,
-                          unsigned fire_batch, unsigned long max_sleep)
+                          const struct routes_opts *o)
 {
 	struct routes *r = calloc(1, sizeof *r);
 	if (!r)
@@ -319,8 +322,9 @@ struct routes *routes_new(struct event_base *base, struct pool *pool,
 	list_init(&r->waiting);
 	list_init(&r->firing);
 	r->pool = pool;
-	r->fire_batch = fire_batch ? fire_batch : 1;
-	r->max_sleep = max_sleep;
+	r->opts = *o;
+	if (r->opts.fire_batch == 0)
+		r->opts.fire_batch = 1;
 	return r;
 }
 

@@ -8,8 +8,9 @@
  * write_response to the Deferred a route returns.
  *
  * Every /simple owns its own Deferred, kept in a registry until
- * /simple/fire fires them all (in batches of `fire_batch` per loop turn, so
- * a fan-out to thousands never stalls other requests).
+ * /simple/fire fires them all: `fire_batch` at a time, `fire_interval_us`
+ * apart, so a fan-out to thousands neither holds the loop nor floods nginx
+ * with thousands of replies at once, and other requests go on meanwhile.
  *
  * Runs on the loop thread.
  */
@@ -32,9 +33,15 @@ struct routes;
 /* The value /simple/fire fires every pending /simple with. */
 #define ROUTES_FIRE_VALUE "This is a simple callback...FIRE!"
 
+struct routes_opts {
+	unsigned fire_batch;       /* waiting /simple fired per batch (>= 1) */
+	unsigned fire_interval_us; /* between batches; 0: next loop turn */
+	unsigned long max_sleep;   /* named in the 400 for /sleep/<n> */
+};
+
 /* Borrows base and pool for its lifetime.  NULL when out of memory. */
 struct routes *routes_new(struct event_base *base, struct pool *pool,
-                          unsigned fire_batch, unsigned long max_sleep);
+                          const struct routes_opts *o);
 
 /* Starts route `m`.  Returns a Deferred (one reference, the caller's), or
  * NULL when out of memory.  `status` is borrowed until the Deferred fires
