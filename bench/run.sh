@@ -13,6 +13,7 @@
 #
 # Environment: BUILD (build), BENCH_ROUNDS (3), BENCH_SECS (5) for the
 # throughput runs, BENCH_HOLD (10000), BENCH_HOLD_BIG (15000; 0 skips),
+# BENCH_APP_ARGS (extra app flags for every start, e.g. "--fire-batch 128"),
 # FLOOR_THREADS (16, the fastest of 2-64 measured here; keep-alive mode:
 # FLOOR_THREADS_KA, 256: libfcgi needs a thread per kept connection).
 set -uo pipefail
@@ -119,7 +120,8 @@ start_stack() {
 	"$BIN/floor_responder" --socket "$STACK_DIR/floor.sock" --threads "$ft" 2>>"$RUN/floor.log" &
 	FLOOR_PID=$!
 	[ -n "$STACK_GROUP" ] && { stack_wait "[ -S '$STACK_DIR/floor.sock' ]" 5; chgrp "$STACK_GROUP" "$STACK_DIR/floor.sock"; }
-	stack_start_app "$@" || return 1
+	# shellcheck disable=SC2086
+	stack_start_app "$@" ${BENCH_APP_ARGS:-} || return 1
 	stack_start_nginx || return 1
 	stack_wait "curl -sf -o /dev/null $URL/floor" 5 || { echo "floor responder not reachable" >&2; return 1; }
 	APP_PID=$STACK_APP_PID
