@@ -110,3 +110,4 @@ clean:
 .SECONDARY:
 -include $(OBJ:.o=.d) $(UNITOBJ:.o=.d)
 include mk/dist.mk
+include mk/bench.mk
