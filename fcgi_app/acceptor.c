@@ -35,10 +35,16 @@ _Static_assert(offsetof(FCGX_Request, ipcFd) == 48, "libfcgi ipcFd offset");
 _Static_assert(offsetof(FCGX_Request, keepConnection) == 56,
                "libfcgi keepConnection offset");
 
-struct kept {
-	struct kept *next;
+/* A connection whose request is ready to be read: freshly accepted, or a
+ * kept-alive one whose next request arrived. */
+struct ready {
 	int fd;
+	bool reused;
 };
+
+/* At most this many accepts per wake-up, so one thread cannot spend long
+ * away from the queue it also serves. */
+#define ACCEPT_BATCH 64
 
 /* What one thread is reading, for the watchdog. */
 struct slot {
@@ -54,9 +60,13 @@ struct acceptor {
 	int wake_fd;      /* eventfd (semaphore): one count per kept conn */
 	atomic_int reserve_fd; /* spare fd given up to shed a connection at EMFILE */
 	atomic_bool stopping;
-	pthread_mutex_t mu; /* kept queue, reserve_fd, slots, watchdog wait */
+	pthread_mutex_t mu; /* ready queue, reserve_fd, slots, watchdog wait */
 	pthread_cond_t stop_cv;
-	struct kept *head, *tail;
+	/* FIFO ring of ready connections.  Accepting drains the kernel's
+	 * backlog (capped by somaxconn; a full one is a 502 from nginx) into
+	 * this queue, which only the fd limit bounds. */
+	struct ready *q;
+	size_t q_cap, q_head, q_len;
 	pthread_t *threads;
 	struct slot *slots;
 	unsigned started;
@@ -291,40 +301,63 @@ static void restore_reserve(struct acceptor *a)
 	pthread_mutex_unlock(&a->mu);
 }
 
-static int pop_kept(struct acceptor *a)
+/* Appends under the lock; the caller wakes the threads.  0 or -ENOMEM. */
+static int push_ready_locked(struct acceptor *a, int fd, bool reused)
 {
-	pthread_mutex_lock(&a->mu);
-	struct kept *k = a->head;
-	if (k) {
-		a->head = k->next;
-		if (!a->head)
-			a->tail = NULL;
+	if (a->q_len == a->q_cap) {
+		size_t cap = a->q_cap ? 2 * a->q_cap : 256;
+		struct ready *q = malloc(cap * sizeof *q);
+		if (!q)
+			return -ENOMEM;
+		for (size_t i = 0; i < a->q_len; i++)
+			q[i] = a->q[(a->q_head + i) % a->q_cap];
+		free(a->q);
+		a->q = q;
+		a->q_cap = cap;
+		a->q_head = 0;
 	}
-	pthread_mutex_unlock(&a->mu);
-	if (!k)
-		return -1;
-	int fd = k->fd;
-	free(k);
-	return fd;
+	a->q[(a->q_head + a->q_len) % a->q_cap] = (struct ready){fd, reused};
+	a->q_len++;
+	return 0;
 }
 
-static void accept_one(struct acceptor *a, unsigned self)
+static bool pop_ready(struct acceptor *a, struct ready *out)
 {
-	/* Without SOCK_NONBLOCK the new fd is blocking, as libfcgi needs; the
-	 * loop only ever uses MSG_DONTWAIT on it. */
-	int fd = accept4(a->listen_fd, NULL, NULL, SOCK_CLOEXEC);
-	if (fd < 0) {
-		switch (errno) {
-		case EAGAIN:
-		case EINTR:
-		case ECONNABORTED:
-		case EPROTO:
-			return; /* another thread took it, or it went away */
-		case EMFILE:
-		case ENFILE:
-			shed_one(a);
-			return;
-		default: {
+	pthread_mutex_lock(&a->mu);
+	bool got = a->q_len > 0;
+	if (got) {
+		*out = a->q[a->q_head];
+		a->q_head = (a->q_head + 1) % a->q_cap;
+		a->q_len--;
+	}
+	pthread_mutex_unlock(&a->mu);
+	return got;
+}
+
+static void wake(struct acceptor *a, uint64_t n)
+{
+	if (n && write(a->wake_fd, &n, sizeof n) != sizeof n)
+		log_error("msg=\"acceptor wake-up failed\" errno=%d", errno);
+}
+
+/* Accepts what the backlog holds (up to ACCEPT_BATCH) into the queue. */
+static void accept_batch(struct acceptor *a)
+{
+	int fds[ACCEPT_BATCH];
+	unsigned n = 0;
+	while (n < ACCEPT_BATCH) {
+		/* Without SOCK_NONBLOCK the new fd is blocking, as libfcgi
+		 * needs; the loop only ever uses MSG_DONTWAIT on it. */
+		int fd = accept4(a->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO)
+				continue; /* that one went away; try the next */
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				break; /* backlog empty (or another thread took it) */
+			if (errno == EMFILE || errno == ENFILE) {
+				shed_one(a);
+				break;
+			}
 			static _Atomic uint64_t last_log;
 			uint64_t t = now_ms();
 			if (t - atomic_load(&last_log) > 1000) {
@@ -333,20 +366,28 @@ static void accept_one(struct acceptor *a, unsigned self)
 				          errno, strerror(errno));
 			}
 			sleep_ms(10); /* never spin on a persistent error */
-			return;
+			break;
 		}
+		if (!peer_allowed(fd)) {
+			close(fd);
+			continue;
 		}
+		int one = 1; /* TCP only; a unix socket refuses it harmlessly */
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+		set_timeouts(fd, a->opts.read_timeout_ms);
+		fds[n++] = fd;
 	}
-	if (atomic_load(&a->reserve_fd) < 0)
+	if (n > 0 && atomic_load(&a->reserve_fd) < 0)
 		restore_reserve(a);
-	if (!peer_allowed(fd)) {
-		close(fd);
-		return;
-	}
-	int one = 1; /* TCP only; a unix socket refuses it harmlessly */
-	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-	set_timeouts(fd, a->opts.read_timeout_ms);
-	serve(a, self, fd, false);
+	unsigned queued = 0;
+	pthread_mutex_lock(&a->mu);
+	for (; queued < n; queued++)
+		if (push_ready_locked(a, fds[queued], false) < 0)
+			break;
+	pthread_mutex_unlock(&a->mu);
+	for (unsigned i = queued; i < n; i++)
+		close(fds[i]); /* out of memory: nginx sees a reset */
+	wake(a, queued);
 }
 
 static void *acceptor_main(void *arg)
@@ -355,7 +396,7 @@ static void *acceptor_main(void *arg)
 	struct acceptor *a = ta->a;
 	unsigned self = ta->index;
 	free(ta);
-	bool kept_first = true;
+	bool serve_first = true;
 	struct pollfd pfd[2] = {
 		{.fd = a->listen_fd, .events = POLLIN},
 		{.fd = a->wake_fd, .events = POLLIN},
@@ -368,20 +409,20 @@ static void *acceptor_main(void *arg)
 		}
 		if (atomic_load(&a->stopping))
 			break;
-		/* Kept connections and new ones take turns when both are
-		 * ready, so a steady keep-alive load cannot starve accepts. */
+		/* Serving the queue and draining the backlog take turns when
+		 * both are ready, so neither starves the other. */
 		uint64_t one;
-		bool kept = pfd[1].revents & POLLIN;
+		bool queued = pfd[1].revents & POLLIN;
 		bool fresh = pfd[0].revents != 0;
-		if (kept && (kept_first || !fresh) &&
+		struct ready rd;
+		if (queued && (serve_first || !fresh) &&
 		    read(a->wake_fd, &one, sizeof one) == sizeof one) {
-			int fd = pop_kept(a);
-			if (fd >= 0)
-				serve(a, self, fd, true);
+			if (pop_ready(a, &rd))
+				serve(a, self, rd.fd, rd.reused);
 		} else if (fresh) {
-			accept_one(a, self);
+			accept_batch(a);
 		}
-		kept_first = !kept_first;
+		serve_first = !serve_first;
 	}
 	return NULL;
 }
@@ -390,22 +431,12 @@ int acceptor_resume(struct acceptor *a, int fd)
 {
 	if (atomic_load(&a->stopping))
 		return -ESHUTDOWN;
-	struct kept *k = malloc(sizeof *k);
-	if (!k)
-		return -ENOMEM;
-	k->fd = fd;
-	k->next = NULL;
 	pthread_mutex_lock(&a->mu);
-	if (a->tail)
-		a->tail->next = k;
-	else
-		a->head = k;
-	a->tail = k;
+	int rc = push_ready_locked(a, fd, true);
 	pthread_mutex_unlock(&a->mu);
-	uint64_t one = 1;
-	if (write(a->wake_fd, &one, sizeof one) != sizeof one)
-		log_error("msg=\"acceptor wake-up failed\" errno=%d", errno);
-	return 0;
+	if (rc == 0)
+		wake(a, 1);
+	return rc;
 }
 
 /* A peer that trickles its request one byte per read timeout would hold a
@@ -525,9 +556,10 @@ void acceptor_stop(struct acceptor *a)
 	}
 	for (unsigned i = 0; i < a->started; i++)
 		pthread_join(a->threads[i], NULL);
-	int fd;
-	while ((fd = pop_kept(a)) >= 0)
-		close(fd);
+	struct ready rd;
+	while (pop_ready(a, &rd))
+		close(rd.fd);
+	free(a->q);
 	if (a->wake_fd >= 0)
 		close(a->wake_fd);
 	if (a->reserve_fd >= 0)

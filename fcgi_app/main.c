@@ -182,8 +182,12 @@ int main(int argc, char **argv)
 	app.listen_fd = listen_fd;
 
 	pool = pool_new(base, cfg.workers, cfg.queue);
-	struct routes_opts ropts = {cfg.fire_batch, cfg.fire_interval_us,
-	                            cfg.max_sleep};
+	struct routes_opts ropts = {
+		.fire_batch = cfg.fire_batch,
+		.fire_rate = cfg.fire_rate,
+		.fire_interval_us = cfg.fire_interval_us,
+		.max_sleep = cfg.max_sleep,
+	};
 	routes = pool ? routes_new(base, pool, &ropts) : NULL;
 	server = routes ? server_new(base, &cfg, pool, routes) : NULL;
 	if (!server) {

@@ -26,7 +26,8 @@ struct config {
 	unsigned read_timeout_ms;  /* a stalled request read is dropped */
 	unsigned write_timeout;    /* seconds nginx may take to read a reply */
 	unsigned idle_timeout;     /* seconds a kept connection may idle */
-	unsigned fire_batch;       /* /simple fired per batch */
+	unsigned fire_batch;       /* most /simple fired per batch */
+	unsigned fire_rate;        /* /simple fired per second; 0: unpaced */
 	unsigned fire_interval_us; /* pause between batches of a fire */
 	unsigned shutdown_grace;   /* seconds to finish replies on SIGTERM */
 	int log_level;             /* enum log_level */

@@ -8,9 +8,10 @@
  * write_response to the Deferred a route returns.
  *
  * Every /simple owns its own Deferred, kept in a registry until
- * /simple/fire fires them all: `fire_batch` at a time, `fire_interval_us`
- * apart, so a fan-out to thousands neither holds the loop nor floods nginx
- * with thousands of replies at once, and other requests go on meanwhile.
+ * /simple/fire fires them all, paced at `fire_rate` per second in batches
+ * `fire_interval_us` apart, so a fan-out to thousands neither holds the
+ * loop nor floods nginx with thousands of replies at once, and other
+ * requests go on meanwhile.
  *
  * Runs on the loop thread.
  */
@@ -34,8 +35,9 @@ struct routes;
 #define ROUTES_FIRE_VALUE "This is a simple callback...FIRE!"
 
 struct routes_opts {
-	unsigned fire_batch;       /* waiting /simple fired per batch (>= 1) */
-	unsigned fire_interval_us; /* between batches; 0: next loop turn */
+	unsigned fire_batch;       /* most /simple fired per batch (>= 1) */
+	unsigned fire_rate;        /* replies per second; 0: unpaced */
+	unsigned fire_interval_us; /* between paced batches */
 	unsigned long max_sleep;   /* named in the 400 for /sleep/<n> */
 };
 
