@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 #include "request.h"
 #include "response.h"
@@ -79,11 +80,12 @@ struct thread_arg {
 	unsigned index;
 };
 
-static uint64_t now_ms(void)
+/* True at most once a second per `last`: errors that repeat under load
+ * (EMFILE, a failing accept) are logged, not flooded. */
+static bool once_a_second(_Atomic uint64_t *last)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	uint64_t t = clock_ms(), prev = atomic_load(last);
+	return t - prev > 1000 && atomic_compare_exchange_strong(last, &prev, t);
 }
 
 static void sleep_ms(unsigned ms)
@@ -183,7 +185,7 @@ static void set_slot(struct acceptor *a, unsigned i, int fd)
 {
 	pthread_mutex_lock(&a->mu);
 	a->slots[i].fd = fd;
-	a->slots[i].since_ms = now_ms();
+	a->slots[i].since_ms = clock_ms();
 	pthread_mutex_unlock(&a->mu);
 }
 
@@ -283,11 +285,8 @@ static void shed_one(struct acceptor *a)
 	a->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	pthread_mutex_unlock(&a->mu);
 	static _Atomic uint64_t last_log;
-	uint64_t t = now_ms();
-	if (t - atomic_load(&last_log) > 1000) {
-		atomic_store(&last_log, t);
+	if (once_a_second(&last_log))
 		log_warn("msg=\"out of file descriptors, shedding connections\"");
-	}
 	sleep_ms(10);
 }
 
@@ -359,12 +358,9 @@ static void accept_batch(struct acceptor *a)
 				break;
 			}
 			static _Atomic uint64_t last_log;
-			uint64_t t = now_ms();
-			if (t - atomic_load(&last_log) > 1000) {
-				atomic_store(&last_log, t);
+			if (once_a_second(&last_log))
 				log_error("msg=\"accept failed\" errno=%d err=\"%s\"",
 				          errno, strerror(errno));
-			}
 			sleep_ms(10); /* never spin on a persistent error */
 			break;
 		}
@@ -457,7 +453,7 @@ static void *watchdog_main(void *arg)
 			until.tv_nsec -= 1000000000L;
 		}
 		pthread_cond_timedwait(&a->stop_cv, &a->mu, &until);
-		uint64_t now = now_ms();
+		uint64_t now = clock_ms();
 		for (unsigned i = 0; i < a->started; i++) {
 			struct slot *sl = &a->slots[i];
 			if (sl->fd >= 0 && now - sl->since_ms > limit) {

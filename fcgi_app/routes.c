@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "deferred.h"
 #include "failure.h"
 #include "pool.h"
@@ -32,13 +33,6 @@ struct routes {
 	double fire_credit;    /* replies the rate allows now, not yet sent */
 	uint64_t fire_last_us; /* when the credit was last topped up */
 };
-
-static uint64_t now_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
 
 static void list_init(struct waiter *head)
 {
@@ -129,7 +123,7 @@ static struct deferred *route_simple(struct routes *r)
  * the timer is. */
 static void fire_batch(struct routes *r, bool first)
 {
-	uint64_t now = now_us();
+	uint64_t now = clock_us();
 	if (first || r->opts.fire_rate == 0)
 		r->fire_credit = r->opts.fire_batch;
 	else

@@ -17,6 +17,7 @@
 #include "config.h"
 #include "deferred.h"
 #include "failure.h"
+#include "clock.h"
 #include "log.h"
 #include "pool.h"
 #include "request.h"
@@ -67,13 +68,6 @@ enum { LIST_NONE, LIST_PENDING, LIST_WRITING, LIST_IDLE };
 static void on_idle(evutil_socket_t fd, short what, void *arg);
 static void on_pending_readable(evutil_socket_t fd, short what, void *arg);
 static void on_writable(evutil_socket_t fd, short what, void *arg);
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static void rlist_push(struct rlist *l, struct request *r)
 {
@@ -332,7 +326,7 @@ static void arm_timeout(struct server *s)
 		evtimer_del(s->timeout_ev);
 		return;
 	}
-	uint64_t now = now_ms(), due = PENDING(s)->head->deadline_ms;
+	uint64_t now = clock_ms(), due = PENDING(s)->head->deadline_ms;
 	uint64_t wait = due > now ? due - now : 0;
 	struct timeval tv = {(time_t)(wait / 1000), (suseconds_t)(wait % 1000) * 1000};
 	evtimer_add(s->timeout_ev, &tv);
@@ -360,7 +354,7 @@ static void on_timeout(evutil_socket_t fd, short what, void *arg)
 	struct server *s = arg;
 	(void)fd;
 	(void)what;
-	uint64_t now = now_ms();
+	uint64_t now = clock_ms();
 	while (PENDING(s)->head && PENDING(s)->head->deadline_ms <= now) {
 		struct request *r = PENDING(s)->head;
 		unlink_lists(s, r);
@@ -396,7 +390,7 @@ static void on_pending_readable(evutil_socket_t fd, short what, void *arg)
 static void make_pending(struct server *s, struct request *r)
 {
 	r->state = REQUEST_PENDING;
-	r->deadline_ms = now_ms() + (uint64_t)s->cfg->pending_timeout * 1000;
+	r->deadline_ms = clock_ms() + (uint64_t)s->cfg->pending_timeout * 1000;
 	bool was_empty = PENDING(s)->head == NULL;
 	link_list(s, r, LIST_PENDING);
 	if (was_empty)
