@@ -6,7 +6,7 @@ set -uo pipefail
 IT_DIR_SELF=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$IT_DIR_SELF/../../scripts/stack.sh"
 
-IT_NAME=$(basename "$0" .sh)
+IT_NAME=${IT_NAME:-$(basename "$0" .sh)}
 IT_PASS=0
 IT_FAIL=0
 IT_TMP=$(mktemp -d /tmp/fcgi_app-it.XXXXXX)

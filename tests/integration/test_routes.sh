@@ -100,6 +100,15 @@ raw=$(exec 3<>"/dev/tcp/127.0.0.1/$IT_PORT"; printf 'HEAD /coro HTTP/1.0\r\nHost
 raw=${raw%x} # keep the bytes command substitution would strip
 check "HEAD /coro has no body" "" "${raw#*$'\r\n\r\n'}"
 
+# The upstream mode really is the one configured: the shipped config keeps
+# connections alive; STACK_KEEPALIVE=0 is one connection per request.
+kept=$(counter kept_alive_total)
+if [ "${STACK_KEEPALIVE:-}" = 0 ]; then
+	check "no request came on a kept connection" 0 "$kept"
+else
+	check_true "requests came on kept connections ($kept)" [ "$kept" -gt 10 ]
+fi
+
 # Status line carries the reason phrase.
 check_true "status line has a reason phrase" grep -q "^HTTP/1.1 400 Bad Request" <<<"$(curl -s -i "$IT_URL/error" | tr -d '\r')"
 
