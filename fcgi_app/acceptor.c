@@ -13,6 +13,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -30,7 +31,6 @@
  * keepConnection, which fcgiapp.h lists below "Don't use anything below
  * here".  Pin the layout of the version we build against (2.4.2) so a
  * change breaks the build instead of corrupting requests. */
-#include <stddef.h>
 _Static_assert(sizeof(FCGX_Request) == 80, "libfcgi FCGX_Request layout");
 _Static_assert(offsetof(FCGX_Request, ipcFd) == 48, "libfcgi ipcFd offset");
 _Static_assert(offsetof(FCGX_Request, keepConnection) == 56,
@@ -223,17 +223,16 @@ static void serve(struct acceptor *a, unsigned self, int fd, bool reused)
 
 	const char *cl = FCGX_GetParam("CONTENT_LENGTH", fr.envp);
 	bool too_big = cl && *cl && strtoull(cl, NULL, 10) > a->opts.max_body;
-	if (!too_big) {
-		long got = drain_stdin(fr.in, a->opts.max_body, &too_big);
-		set_slot(a, self, -1);
-		if (got < 0) {
-			FCGX_Free(&fr, 0);
-			close(fd);
-			request_free(r);
-			return;
-		}
-	}
+	long got = too_big ? 0 : drain_stdin(fr.in, a->opts.max_body, &too_big);
+	/* Reading is over: from here the watchdog must not touch this fd,
+	 * whose number may be reused once it is closed. */
 	set_slot(a, self, -1);
+	if (got < 0) {
+		FCGX_Free(&fr, 0);
+		close(fd);
+		request_free(r);
+		return;
+	}
 	if (too_big)
 		r->early_status = 413;
 	else if (fr.role != FCGI_RESPONDER)
