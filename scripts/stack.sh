@@ -82,6 +82,15 @@ stack_wait() {
 	return 1
 }
 
+# stack_ready NAME LOG SECONDS COMMAND: waits for COMMAND to succeed; if
+# it does not, shows NAME's log and fails.
+stack_ready() {
+	stack_wait "$4" "$3" && return 0
+	echo "$1 did not come up; its log:" >&2
+	cat "$2" >&2
+	return 1
+}
+
 stack_start_app() {
 	ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 	local group_arg=()
@@ -92,22 +101,16 @@ stack_start_app() {
 	"${wrap[@]}" "$STACK_ROOT/$BUILD/fcgi_app" --socket "$STACK_SOCK" --socket-mode 0660 \
 		"${group_arg[@]}" "$@" 2>>"${STACK_APP_LOG:-$STACK_DIR/app.log}" &
 	STACK_APP_PID=$!
-	if ! stack_wait "'$STACK_ROOT/$BUILD/fcgi_app' --health --socket '$STACK_SOCK'" 30; then
-		echo "fcgi_app did not come up; its log:" >&2
-		cat "${STACK_APP_LOG:-$STACK_DIR/app.log}" >&2
-		return 1
-	fi
+	stack_ready fcgi_app "${STACK_APP_LOG:-$STACK_DIR/app.log}" 30 \
+		"'$STACK_ROOT/$BUILD/fcgi_app' --health --socket '$STACK_SOCK'"
 }
 
 stack_start_nginx() {
 	nginx -p "$STACK_DIR" -c "$STACK_DIR/nginx.conf" -e "${STACK_NGINX_LOG:-$STACK_DIR/nginx.log}" \
 		-g 'daemon off;' &
 	STACK_NGINX_PID=$!
-	if ! stack_wait "curl -s -o /dev/null http://127.0.0.1:$STACK_PORT/coro" 10; then
-		echo "nginx did not come up; its log:" >&2
-		cat "${STACK_NGINX_LOG:-$STACK_DIR/nginx.log}" >&2
-		return 1
-	fi
+	stack_ready nginx "${STACK_NGINX_LOG:-$STACK_DIR/nginx.log}" 10 \
+		"curl -s -o /dev/null http://127.0.0.1:$STACK_PORT/coro"
 }
 
 stack_stop() {
