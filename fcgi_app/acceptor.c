@@ -73,6 +73,7 @@ struct acceptor {
 	unsigned started;
 	pthread_t watchdog;
 	bool watchdog_started;
+	bool watchdog_quit; /* under mu; set after the threads are joined */
 };
 
 struct thread_arg {
@@ -181,12 +182,18 @@ static long drain_stdin(FCGX_Stream *in, size_t cap, bool *too_big)
 	return FCGX_GetError(in) ? -1 : total;
 }
 
-static void set_slot(struct acceptor *a, unsigned i, int fd)
+/* Publishes (fd >= 0) or clears what thread i reads, for the watchdog and
+ * acceptor_stop.  Refuses to publish once stopping: acceptor_stop cuts the
+ * published fds under the same lock, so a read that starts later would be
+ * cut by no one and could hold the join for ever. */
+static bool set_slot(struct acceptor *a, unsigned i, int fd)
 {
 	pthread_mutex_lock(&a->mu);
-	a->slots[i].fd = fd;
+	bool ok = fd < 0 || !atomic_load(&a->stopping);
+	a->slots[i].fd = ok ? fd : -1;
 	a->slots[i].since_ms = clock_ms();
 	pthread_mutex_unlock(&a->mu);
+	return ok;
 }
 
 static void serve(struct acceptor *a, unsigned self, int fd, bool reused)
@@ -198,18 +205,24 @@ static void serve(struct acceptor *a, unsigned self, int fd, bool reused)
 	 * struct; keepConnection stops that from closing our fd.  BEGIN_REQUEST
 	 * then sets it from the record's FCGI_KEEP_CONN flag. */
 	fr.keepConnection = 1;
-	set_slot(a, self, fd);
+	if (!set_slot(a, self, fd)) {
+		close(fd);
+		return;
+	}
 	int rc = FCGX_Accept_r(&fr);
 	if (rc < 0) {
-		set_slot(a, self, -1);
 		/* Protocol error, EOF or read timeout: libfcgi has closed the
-		 * fd, then failed to accept on listen socket -1. */
+		 * fd, then failed to accept on listen socket -1.  (It closed it
+		 * while the slot still names it; the watchdog could only cut a
+		 * reused number in that instant if this read were also overdue.) */
+		set_slot(a, self, -1);
 		log_debug("msg=\"request not read\" rc=%d", rc);
 		return;
 	}
 
 	struct request *r = request_new(fd);
 	if (!r) {
+		set_slot(a, self, -1);
 		FCGX_Free(&fr, 0);
 		close(fd);
 		log_error("msg=\"out of memory for a request\"");
@@ -443,9 +456,9 @@ static void *watchdog_main(void *arg)
 	struct acceptor *a = arg;
 	uint64_t limit = 2 * (uint64_t)a->opts.read_timeout_ms;
 	pthread_mutex_lock(&a->mu);
-	while (!atomic_load(&a->stopping)) {
+	while (!a->watchdog_quit) {
 		struct timespec until;
-		clock_gettime(CLOCK_REALTIME, &until);
+		clock_gettime(CLOCK_MONOTONIC, &until); /* the cv's clock */
 		until.tv_nsec += 250 * 1000000L;
 		if (until.tv_nsec >= 1000000000L) {
 			until.tv_sec++;
@@ -453,14 +466,22 @@ static void *watchdog_main(void *arg)
 		}
 		pthread_cond_timedwait(&a->stop_cv, &a->mu, &until);
 		uint64_t now = clock_ms();
+		unsigned cut = 0;
 		for (unsigned i = 0; i < a->started; i++) {
 			struct slot *sl = &a->slots[i];
 			if (sl->fd >= 0 && now - sl->since_ms > limit) {
-				log_warn("msg=\"request read too slow, dropped\" ms=%llu",
-				         (unsigned long long)(now - sl->since_ms));
 				shutdown(sl->fd, SHUT_RDWR);
 				sl->since_ms = now; /* once per limit, not per tick */
+				cut++;
 			}
+		}
+		if (cut) {
+			/* Not under the lock: a blocked stderr must not stall
+			 * the acceptors and the loop behind it. */
+			pthread_mutex_unlock(&a->mu);
+			log_warn("msg=\"request read too slow, dropped\" count=%u "
+			         "limit_ms=%llu", cut, (unsigned long long)limit);
+			pthread_mutex_lock(&a->mu);
 		}
 	}
 	pthread_mutex_unlock(&a->mu);
@@ -484,7 +505,12 @@ struct acceptor *acceptor_start(int listen_fd, const struct acceptor_opts *o,
 	a->threads = calloc(a->opts.threads, sizeof *a->threads);
 	a->slots = calloc(a->opts.threads, sizeof *a->slots);
 	pthread_mutex_init(&a->mu, NULL);
-	pthread_cond_init(&a->stop_cv, NULL);
+	pthread_condattr_t cattr;
+	pthread_condattr_init(&cattr);
+	/* A wall-clock step must not stall the watchdog. */
+	pthread_condattr_setclock(&cattr, CLOCK_MONOTONIC);
+	pthread_cond_init(&a->stop_cv, &cattr);
+	pthread_condattr_destroy(&cattr);
 	if (a->wake_fd < 0 || !a->threads || !a->slots)
 		goto fail;
 	for (unsigned i = 0; i < a->opts.threads; i++)
@@ -540,10 +566,7 @@ void acceptor_stop(struct acceptor *a)
 	for (unsigned i = 0; a->slots && i < a->started; i++)
 		if (a->slots[i].fd >= 0)
 			shutdown(a->slots[i].fd, SHUT_RDWR);
-	pthread_cond_signal(&a->stop_cv);
 	pthread_mutex_unlock(&a->mu);
-	if (a->watchdog_started)
-		pthread_join(a->watchdog, NULL);
 	if (a->wake_fd >= 0) {
 		/* A large count wakes every poller; each then sees `stopping`. */
 		uint64_t many = 1u << 20;
@@ -551,6 +574,14 @@ void acceptor_stop(struct acceptor *a)
 	}
 	for (unsigned i = 0; i < a->started; i++)
 		pthread_join(a->threads[i], NULL);
+	/* The watchdog goes last: while the threads finish, it still cuts a
+	 * read that would otherwise hold their join. */
+	pthread_mutex_lock(&a->mu);
+	a->watchdog_quit = true;
+	pthread_cond_signal(&a->stop_cv);
+	pthread_mutex_unlock(&a->mu);
+	if (a->watchdog_started)
+		pthread_join(a->watchdog, NULL);
 	struct ready rd;
 	while (pop_ready(a, &rd))
 		close(rd.fd);

@@ -54,10 +54,13 @@ static void close_listener(struct app *app)
 {
 	if (app->listen_fd < 0)
 		return;
-	close(app->listen_fd);
-	app->listen_fd = -1;
+	/* Unlink while still listening: a new instance that starts now sees
+	 * a live socket and refuses, instead of binding a path we would then
+	 * remove. */
 	if (!app->cfg->listen_addr)
 		unlink(app->cfg->socket_path);
+	close(app->listen_fd);
+	app->listen_fd = -1;
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
@@ -206,6 +209,11 @@ int main(int argc, char **argv)
 		log_error("msg=\"cannot start acceptors\" err=\"%s\"", strerror(-rc));
 		goto out;
 	}
+	if (cfg.idle_timeout <= 60)
+		log_warn("msg=\"--idle-timeout should exceed nginx's upstream "
+		         "keepalive_timeout (60 s), or nginx may reuse a connection "
+		         "the app is closing (a 502)\" idle_timeout=%u",
+		         cfg.idle_timeout);
 	log_info("msg=listening %s=%s workers=%u queue=%u acceptors=%u "
 	         "max_pending=%u pending_timeout=%u max_sleep=%lu",
 	         cfg.listen_addr ? "tcp" : "socket",

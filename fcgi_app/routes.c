@@ -117,25 +117,32 @@ static struct deferred *route_simple(struct routes *r)
 }
 
 /* Fires the next batch of the waiters a fire took.  The batch is what
- * the fire rate allowed since the last one (at least one, at most
- * fire_batch), so a late timer makes the next batch larger rather than the
- * whole fire slower: 10,000 waiters at 25,000/s take ~0.4 s however coarse
- * the timer is. */
+ * the fire rate allowed since the last one, at most fire_batch, so a late
+ * timer makes the next batch larger rather than the whole fire slower:
+ * 10,000 waiters at 25,000/s take ~0.4 s however coarse the timer is.
+ * Fractions carry over (a rate below one per interval fires one waiter
+ * every few intervals), and the credit is capped at one batch, so a loop
+ * that stalled does not catch up in a flood. */
 static void fire_batch(struct routes *r, bool first)
 {
+	const struct routes_opts *o = &r->opts;
 	uint64_t now = clock_us();
-	if (first || r->opts.fire_rate == 0)
-		r->fire_credit = r->opts.fire_batch;
-	else
-		r->fire_credit += (double)(now - r->fire_last_us) *
-		                  r->opts.fire_rate / 1e6;
+	if (o->fire_rate == 0) {
+		r->fire_credit = o->fire_batch;
+	} else if (first) {
+		/* Start with one interval's worth, so a small fire completes
+		 * at once and a slow rate starts slowly. */
+		r->fire_credit = (double)o->fire_rate * o->fire_interval_us / 1e6;
+		if (r->fire_credit < 1)
+			r->fire_credit = 1;
+	} else {
+		r->fire_credit += (double)(now - r->fire_last_us) * o->fire_rate / 1e6;
+	}
+	if (r->fire_credit > o->fire_batch)
+		r->fire_credit = o->fire_batch;
 	r->fire_last_us = now;
-	unsigned n = r->fire_credit >= r->opts.fire_batch
-	                 ? r->opts.fire_batch
-	                 : (unsigned)r->fire_credit;
-	if (n == 0)
-		n = 1;
-	r->fire_credit = r->fire_credit > n ? r->fire_credit - n : 0;
+	unsigned n = (unsigned)r->fire_credit;
+	r->fire_credit -= n;
 
 	for (unsigned i = 0; i < n && r->firing.next != &r->firing; i++) {
 		struct waiter *w = r->firing.next;
@@ -155,7 +162,13 @@ static void fire_batch(struct routes *r, bool first)
 	 * their turn between batches.  The pacing is for nginx, which must
 	 * relay every reply to its client: thousands at once stall it. */
 	if (r->firing.next != &r->firing) {
-		unsigned us = r->opts.fire_rate ? r->opts.fire_interval_us : 0;
+		uint64_t us = 0;
+		if (o->fire_rate) {
+			/* Wake when the next waiter is due, not sooner. */
+			double wait = (1 - r->fire_credit) * 1e6 / o->fire_rate;
+			us = wait > o->fire_interval_us ? (uint64_t)wait
+			                                : o->fire_interval_us;
+		}
 		struct timeval tv = {(time_t)(us / 1000000),
 		                     (suseconds_t)(us % 1000000)};
 		evtimer_add(r->fire_ev, &tv);
