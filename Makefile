@@ -32,9 +32,11 @@ UNITOBJ  := $(patsubst %.c,$(BUILD)/obj/%.o,$(UNITSRC))
 UNIT     := $(patsubst $(BUILD)/obj/%.o,$(BUILD)/%,$(UNITOBJ))
 APP      := $(BUILD)/fcgi_app
 
-# Debian packages the build, the tests and `make run` need.
+# Debian packages the build, the tests and `make run` need.  clang's
+# sanitizer runtime (libclang-rt-dev) is only a Recommends of clang, and
+# deps-% installs without recommends.
 PKGS_BUILD := gcc make libc6-dev libfcgi-dev libevent-dev pkg-config
-PKGS_TEST  := libcmocka-dev nginx-light curl valgrind clang procps python3
+PKGS_TEST  := libcmocka-dev nginx-light curl valgrind clang libclang-rt-dev procps python3
 PKGS_RUN   := nginx-light curl
 
 all: $(APP)

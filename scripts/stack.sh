@@ -114,12 +114,12 @@ stack_start_nginx() {
 }
 
 stack_stop() {
+	# The app first: its drain answers pending requests with a 503, which
+	# nginx, still running, relays to their clients.  Each process gets
+	# 15 s before SIGKILL.
 	local pid
-	for pid in $STACK_NGINX_PID $STACK_APP_PID; do
+	for pid in $STACK_APP_PID $STACK_NGINX_PID; do
 		kill -TERM "$pid" 2>/dev/null || true
-	done
-	for pid in $STACK_NGINX_PID $STACK_APP_PID; do
-		# Bounded: a stuck process is killed after 15 s.
 		for _ in $(seq 1 150); do
 			kill -0 "$pid" 2>/dev/null || break
 			sleep 0.1

@@ -57,7 +57,12 @@ FCGI_WEB_SERVER_ADDRS=127.0.0.1 "$STACK_ROOT/$BUILD/fcgi_app" --listen "[::]:$po
 tpid=$!
 stack_wait "$PEER coro 127.0.0.1:$port | grep -q Status" 10
 check "listed IPv4 peer of a dual-stack listener is served" "Status: 200 OK" "$($PEER coro "127.0.0.1:$port")"
-check "IPv6 peer refused when the list is set" closed "$($PEER coro "[::1]:$port")"
+# Containers and hosts without IPv6 have no ::1 to connect from.
+if python3 -c 'import socket; socket.socket(socket.AF_INET6).bind(("::1", 0))' 2>/dev/null; then
+	check "IPv6 peer refused when the list is set" closed "$($PEER coro "[::1]:$port")"
+else
+	echo "skip $IT_NAME: IPv6 peer refused when the list is set (no IPv6 loopback here)"
+fi
 kill -TERM $tpid; wait $tpid; rc=$?
 check "TCP app exits 0" 0 "$rc"
 check_true "no sanitizer report from the TCP instances" bash -c "! grep -qE 'Sanitizer|runtime error:' '$IT_TMP'/tcp*.log"
