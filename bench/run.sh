@@ -237,6 +237,12 @@ latency() {
 		--hold-seconds 8 --mode fire --timeout 90)
 	wait_probes
 	log "  $out"
+	# BENCH_KEEP_SAMPLES=DIR keeps every probe sample (latprobe --out format).
+	if [ -n "${BENCH_KEEP_SAMPLES:-}" ]; then
+		mkdir -p "$BENCH_KEEP_SAMPLES"
+		cp "$RUN"/lat_*.txt "$BENCH_KEEP_SAMPLES/"
+		echo "$out" >"$BENCH_KEEP_SAMPLES/holdclient.txt"
+	fi
 	t_held=$(kv "$out" t_held_ns); t_fire=$(kv "$out" t_fire_ns); t_last=$(kv "$out" t_last_ns)
 	t_idle_end=$(kv "$out" t_start_ns)
 	declare -A P
