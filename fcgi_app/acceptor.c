@@ -8,7 +8,6 @@
 #include <fastcgi.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -16,7 +15,9 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -47,6 +48,22 @@ struct ready {
  * away from the queue it also serves. */
 #define ACCEPT_BATCH 64
 
+/* A kept-alive connection between two requests.  The table is indexed by
+ * fd; an entry is live while `waiting` is set, and then sits on the FIFO
+ * (oldest first: every entry has the same timeout, so arrival order is
+ * deadline order).  `gen` tells a readiness event for this connection from
+ * a stale one for an earlier connection that had the same fd number. */
+struct idle_ent {
+	uint64_t deadline_ms;
+	uint32_t gen;
+	int32_t prev, next; /* fds on the FIFO, -1 at its ends */
+	bool waiting;
+};
+
+/* epoll data of the two fixed fds; a kept connection's is (gen << 32) | fd. */
+#define TAG_LISTEN UINT64_MAX
+#define TAG_WAKE (UINT64_MAX - 1)
+
 /* What one thread is reading, for the watchdog. */
 struct slot {
 	int fd;            /* -1 when the thread is not inside libfcgi */
@@ -58,7 +75,8 @@ struct acceptor {
 	acceptor_deliver_fn deliver;
 	void *ctx;
 	int listen_fd;
-	int wake_fd;      /* eventfd (semaphore): one count per kept conn */
+	int ep_fd;        /* the threads wait here: listen fd, wake fd, idle conns */
+	int wake_fd;      /* eventfd (semaphore): one count per queued conn */
 	atomic_int reserve_fd; /* spare fd given up to shed a connection at EMFILE */
 	atomic_bool stopping;
 	pthread_mutex_t mu; /* ready queue, reserve_fd, slots, watchdog wait */
@@ -74,6 +92,10 @@ struct acceptor {
 	pthread_t watchdog;
 	bool watchdog_started;
 	bool watchdog_quit; /* under mu; set after the threads are joined */
+	/* Kept connections waiting for nginx's next request (under mu). */
+	struct idle_ent *idle;
+	size_t idle_cap, idle_n;
+	int32_t idle_head, idle_tail;
 };
 
 struct thread_arg {
@@ -398,53 +420,133 @@ static void accept_batch(struct acceptor *a)
 	wake(a, queued);
 }
 
+static void idle_unlink_locked(struct acceptor *a, int fd)
+{
+	struct idle_ent *e = &a->idle[fd];
+	if (e->prev >= 0)
+		a->idle[e->prev].next = e->next;
+	else
+		a->idle_head = e->next;
+	if (e->next >= 0)
+		a->idle[e->next].prev = e->prev;
+	else
+		a->idle_tail = e->prev;
+	e->waiting = false;
+	a->idle_n--;
+}
+
+int acceptor_keep(struct acceptor *a, int fd)
+{
+	if (!a || atomic_load(&a->stopping))
+		return -ESHUTDOWN;
+	if (fd < 0 || (size_t)fd >= a->idle_cap)
+		return -ERANGE;
+	pthread_mutex_lock(&a->mu);
+	struct idle_ent *e = &a->idle[fd];
+	uint32_t gen = ++e->gen;
+	e->deadline_ms = clock_ms() + 1000ull * a->opts.idle_timeout_s;
+	e->waiting = true;
+	e->next = -1;
+	e->prev = a->idle_tail;
+	if (a->idle_tail >= 0)
+		a->idle[a->idle_tail].next = fd;
+	else
+		a->idle_head = fd;
+	a->idle_tail = fd;
+	a->idle_n++;
+	pthread_mutex_unlock(&a->mu);
+	/* Once armed, any thread may claim it, so the entry is ready first.
+	 * ONESHOT: the event disarms itself, and the fd stays quiet while the
+	 * loop owns it.  An fd used before is still registered (MOD); a new
+	 * one, or a number whose old file was closed, is not (ADD). */
+	struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT,
+	                         .data.u64 = ((uint64_t)gen << 32) | (uint32_t)fd};
+	if (epoll_ctl(a->ep_fd, EPOLL_CTL_MOD, fd, &ev) == 0 ||
+	    (errno == ENOENT && epoll_ctl(a->ep_fd, EPOLL_CTL_ADD, fd, &ev) == 0))
+		return 0;
+	int err = errno;
+	pthread_mutex_lock(&a->mu);
+	bool ours = e->waiting && e->gen == gen;
+	if (ours)
+		idle_unlink_locked(a, fd);
+	pthread_mutex_unlock(&a->mu);
+	/* Not ours: a thread claimed it in between, so it is that thread's. */
+	return ours ? -err : 0;
+}
+
+size_t acceptor_idle(struct acceptor *a)
+{
+	if (!a)
+		return 0;
+	pthread_mutex_lock(&a->mu);
+	size_t n = a->idle_n;
+	pthread_mutex_unlock(&a->mu);
+	return n;
+}
+
+/* Claims the kept connection a readiness event names; false when the
+ * event is stale (timed out meanwhile, or the number was reused). */
+static bool idle_claim(struct acceptor *a, uint64_t tag, int *fd_out)
+{
+	int fd = (int)(uint32_t)tag;
+	uint32_t gen = (uint32_t)(tag >> 32);
+	pthread_mutex_lock(&a->mu);
+	bool ok = (size_t)fd < a->idle_cap && a->idle[fd].waiting &&
+	          a->idle[fd].gen == gen;
+	if (ok)
+		idle_unlink_locked(a, fd);
+	pthread_mutex_unlock(&a->mu);
+	*fd_out = fd;
+	return ok;
+}
+
+/* Closes kept connections idle past --idle-timeout (the watchdog's tick,
+ * under mu).  nginx closes first with the shipped settings; this bounds
+ * what a peer that never does can keep open. */
+static unsigned idle_expire_locked(struct acceptor *a, uint64_t now)
+{
+	unsigned n = 0;
+	while (a->idle_head >= 0 && a->idle[a->idle_head].deadline_ms <= now) {
+		int fd = a->idle_head;
+		idle_unlink_locked(a, fd);
+		close(fd); /* also leaves the epoll set */
+		n++;
+	}
+	return n;
+}
+
 static void *acceptor_main(void *arg)
 {
 	struct thread_arg *ta = arg;
 	struct acceptor *a = ta->a;
 	unsigned self = ta->index;
 	free(ta);
-	bool serve_first = true;
-	struct pollfd pfd[2] = {
-		{.fd = a->listen_fd, .events = POLLIN},
-		{.fd = a->wake_fd, .events = POLLIN},
-	};
 	while (!atomic_load(&a->stopping)) {
-		if (poll(pfd, 2, -1) < 0) {
-			if (errno != EINTR)
-				sleep_ms(10);
+		/* One event per call: the listen and wake fds are level-
+		 * triggered, so epoll hands them out in turn with the kept
+		 * connections, and none starves the others. */
+		struct epoll_event ev;
+		int n = epoll_wait(a->ep_fd, &ev, 1, -1);
+		if (n < 0 && errno != EINTR)
+			sleep_ms(10);
+		if (n <= 0 || atomic_load(&a->stopping))
 			continue;
-		}
-		if (atomic_load(&a->stopping))
-			break;
-		/* Serving the queue and draining the backlog take turns when
-		 * both are ready, so neither starves the other. */
 		uint64_t one;
-		bool queued = pfd[1].revents & POLLIN;
-		bool fresh = pfd[0].revents != 0;
 		struct ready rd;
-		if (queued && (serve_first || !fresh) &&
-		    read(a->wake_fd, &one, sizeof one) == sizeof one) {
-			if (pop_ready(a, &rd))
-				serve(a, self, rd.fd, rd.reused);
-		} else if (fresh) {
+		int fd;
+		if (ev.data.u64 == TAG_LISTEN) {
 			accept_batch(a);
+		} else if (ev.data.u64 == TAG_WAKE) {
+			if (read(a->wake_fd, &one, sizeof one) == sizeof one &&
+			    pop_ready(a, &rd))
+				serve(a, self, rd.fd, rd.reused);
+		} else if (idle_claim(a, ev.data.u64, &fd)) {
+			/* nginx's next request on a kept connection (or its
+			 * close, which libfcgi reads as EOF and closes). */
+			serve(a, self, fd, true);
 		}
-		serve_first = !serve_first;
 	}
 	return NULL;
-}
-
-int acceptor_resume(struct acceptor *a, int fd)
-{
-	if (atomic_load(&a->stopping))
-		return -ESHUTDOWN;
-	pthread_mutex_lock(&a->mu);
-	int rc = push_ready_locked(a, fd, true);
-	pthread_mutex_unlock(&a->mu);
-	if (rc == 0)
-		wake(a, 1);
-	return rc;
 }
 
 /* A peer that trickles its request one byte per read timeout would hold a
@@ -466,6 +568,7 @@ static void *watchdog_main(void *arg)
 		}
 		pthread_cond_timedwait(&a->stop_cv, &a->mu, &until);
 		uint64_t now = clock_ms();
+		unsigned expired = idle_expire_locked(a, now);
 		unsigned cut = 0;
 		for (unsigned i = 0; i < a->started; i++) {
 			struct slot *sl = &a->slots[i];
@@ -474,6 +577,12 @@ static void *watchdog_main(void *arg)
 				sl->since_ms = now; /* once per limit, not per tick */
 				cut++;
 			}
+		}
+		if (expired) {
+			pthread_mutex_unlock(&a->mu);
+			log_debug("msg=\"idle kept connections closed\" count=%u",
+			          expired);
+			pthread_mutex_lock(&a->mu);
 		}
 		if (cut) {
 			/* Not under the lock: a blocked stderr must not stall
@@ -502,6 +611,15 @@ struct acceptor *acceptor_start(int listen_fd, const struct acceptor_opts *o,
 	a->listen_fd = listen_fd;
 	a->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	a->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK | EFD_SEMAPHORE);
+	a->ep_fd = epoll_create1(EPOLL_CLOEXEC);
+	/* One entry per possible fd (24 B each; untouched pages cost no RSS). */
+	struct rlimit rl;
+	a->idle_cap = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
+	                  ? (size_t)rl.rlim_cur : 65536;
+	if (a->idle_cap > (1u << 20))
+		a->idle_cap = 1u << 20;
+	a->idle = calloc(a->idle_cap, sizeof *a->idle);
+	a->idle_head = a->idle_tail = -1;
 	a->threads = calloc(a->opts.threads, sizeof *a->threads);
 	a->slots = calloc(a->opts.threads, sizeof *a->slots);
 	pthread_mutex_init(&a->mu, NULL);
@@ -511,7 +629,12 @@ struct acceptor *acceptor_start(int listen_fd, const struct acceptor_opts *o,
 	pthread_condattr_setclock(&cattr, CLOCK_MONOTONIC);
 	pthread_cond_init(&a->stop_cv, &cattr);
 	pthread_condattr_destroy(&cattr);
-	if (a->wake_fd < 0 || !a->threads || !a->slots)
+	if (a->wake_fd < 0 || a->ep_fd < 0 || !a->threads || !a->slots || !a->idle)
+		goto fail;
+	struct epoll_event lev = {.events = EPOLLIN, .data.u64 = TAG_LISTEN};
+	struct epoll_event wev = {.events = EPOLLIN, .data.u64 = TAG_WAKE};
+	if (epoll_ctl(a->ep_fd, EPOLL_CTL_ADD, listen_fd, &lev) < 0 ||
+	    epoll_ctl(a->ep_fd, EPOLL_CTL_ADD, a->wake_fd, &wev) < 0)
 		goto fail;
 	for (unsigned i = 0; i < a->opts.threads; i++)
 		a->slots[i].fd = -1;
@@ -585,6 +708,14 @@ void acceptor_stop(struct acceptor *a)
 	struct ready rd;
 	while (pop_ready(a, &rd))
 		close(rd.fd);
+	while (a->idle && a->idle_head >= 0) {
+		int fd = a->idle_head;
+		idle_unlink_locked(a, fd);
+		close(fd);
+	}
+	free(a->idle);
+	if (a->ep_fd >= 0)
+		close(a->ep_fd);
 	free(a->q);
 	if (a->wake_fd >= 0)
 		close(a->wake_fd);

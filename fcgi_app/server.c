@@ -40,6 +40,8 @@ struct rlist {
 	size_t n;
 };
 
+enum { LIST_NONE, LIST_PENDING, LIST_WRITING, LIST_COUNT };
+
 struct server {
 	struct event_base *base;
 	const struct config *cfg;
@@ -53,7 +55,7 @@ struct server {
 
 	/* Indexed by request->list.  Pending is oldest first, which is
 	 * deadline order, so one timer serves every pending request. */
-	struct rlist lists[4];
+	struct rlist lists[LIST_COUNT];
 	struct event *timeout_ev;
 	struct event *grace_ev;
 	size_t live; /* requests the loop owns */
@@ -61,11 +63,8 @@ struct server {
 	struct server_stats stats;
 };
 
-enum { LIST_NONE, LIST_PENDING, LIST_WRITING, LIST_IDLE };
 #define PENDING(s) (&(s)->lists[LIST_PENDING])
-#define IDLE(s) (&(s)->lists[LIST_IDLE])
 
-static void on_idle(evutil_socket_t fd, short what, void *arg);
 static void on_pending_readable(evutil_socket_t fd, short what, void *arg);
 static void on_writable(evutil_socket_t fd, short what, void *arg);
 
@@ -163,15 +162,13 @@ static void finish(struct server *s, struct request *r, bool close_conn)
 		release(s, r);
 		return;
 	}
-	if (r->d) {
-		deferred_unref(r->d);
-		r->d = NULL;
-	}
-	free(r->out);
-	r->out = NULL;
-	r->state = REQUEST_IDLE;
-	link_list(s, r, LIST_IDLE);
-	watch(s, r, EV_READ, on_idle, s->cfg->idle_timeout);
+	/* The acceptors wait for nginx's next request on it: no loop event,
+	 * no struct request while it idles. */
+	int fd = r->fd;
+	r->fd = -1;
+	release(s, r);
+	if (acceptor_keep(s->acceptor, fd) < 0)
+		close(fd);
 }
 
 /* Sends what is left of r->out; true when all of it is out or the
@@ -398,28 +395,6 @@ static void make_pending(struct server *s, struct request *r)
 	watch(s, r, EV_READ, on_pending_readable, 0);
 }
 
-/* ---- kept connections ----------------------------------------------------- */
-
-static void on_idle(evutil_socket_t fd, short what, void *arg)
-{
-	struct request *r = arg;
-	struct server *s = r->owner;
-	char c;
-	ssize_t n = (what & EV_READ) ? recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT)
-	                             : 0;
-	if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-		watch(s, r, EV_READ, on_idle, s->cfg->idle_timeout);
-		return;
-	}
-	stop_watching(r);
-	unlink_lists(s, r);
-	r->state = REQUEST_DONE;
-	/* Its next request has begun: an acceptor reads it with libfcgi. */
-	if (n > 0 && !s->draining && acceptor_resume(s->acceptor, r->fd) == 0)
-		r->fd = -1;
-	release(s, r);
-}
-
 /* ---- dispatch ------------------------------------------------------------- */
 
 static bool may_pend(enum router_route route)
@@ -436,7 +411,8 @@ static void respond_status_page(struct server *s, struct request *r)
 	    "live_requests %zu\npool_size %u\npool_busy %u\npool_queued %u\n"
 	    "requests_total %llu\naborted_total %llu\ntimed_out_total %llu\n"
 	    "rejected_total %llu\nfailed_total %llu\nkept_alive_total %llu\n",
-	    PENDING(s)->n, routes_simple_waiting(s->routes), IDLE(s)->n, s->live,
+	    PENDING(s)->n, routes_simple_waiting(s->routes),
+	    acceptor_idle(s->acceptor), s->live,
 	    pool_size(s->pool), pool_busy(s->pool), pool_queued(s->pool),
 	    (unsigned long long)s->stats.requests,
 	    (unsigned long long)s->stats.aborted,
@@ -569,6 +545,7 @@ int server_start(struct server *s, int listen_fd)
 		.max_body = s->cfg->max_body,
 		.read_timeout_ms = s->cfg->read_timeout_ms,
 		.max_sleep = s->cfg->max_sleep,
+		.idle_timeout_s = s->cfg->idle_timeout,
 	};
 	s->acceptor = acceptor_start(listen_fd, &o, server_deliver, s);
 	return s->acceptor ? 0 : -errno;
@@ -597,21 +574,17 @@ void server_drain(struct server *s)
 		return;
 	}
 	s->draining = true;
-	log_info("msg=draining pending=%zu idle=%zu", PENDING(s)->n, IDLE(s)->n);
-	/* Joining is quick: the threads sit in poll(); one in the middle of a
-	 * stalled read takes at most read_timeout_ms. */
+	log_info("msg=draining pending=%zu idle=%zu", PENDING(s)->n,
+	         acceptor_idle(s->acceptor));
+	/* Joining is quick: the threads sit in epoll_wait(); one in the middle
+	 * of a stalled read takes at most read_timeout_ms.  Idle kept
+	 * connections are closed with it. */
 	acceptor_stop(s->acceptor);
 	s->acceptor = NULL;
 	on_inbox(-1, 0, s); /* requests parsed before the stop: 503 */
 	pool_stop(s->pool); /* queued jobs errback: 503 */
 	while (PENDING(s)->head)
 		cancel_request(s, PENDING(s)->head);
-	while (IDLE(s)->head) {
-		struct request *r = IDLE(s)->head;
-		unlink_lists(s, r);
-		r->state = REQUEST_DONE;
-		release(s, r);
-	}
 	s->grace_ev = evtimer_new(s->base, on_grace, s);
 	struct timeval tv = {(time_t)s->cfg->shutdown_grace, 0};
 	if (s->grace_ev)
@@ -640,7 +613,8 @@ void server_free(struct server *s)
 	if (!s)
 		return;
 	acceptor_stop(s->acceptor);
-	for (int i = LIST_PENDING; i <= LIST_IDLE; i++)
+	s->acceptor = NULL; /* a reply finished below closes, never keeps */
+	for (int i = LIST_PENDING; i < LIST_COUNT; i++)
 		drop_list(s, &s->lists[i]);
 	struct request *r = s->inbox_head;
 	while (r) {

@@ -2,12 +2,18 @@
  * acceptor: the threads that let libfcgi read requests.
  *
  * libfcgi only parses from a blocking fd, so every FCGX_* call runs here,
- * never on the loop.  Each thread waits (poll) on the listening socket and
- * on a queue of kept-alive connections the loop found readable; it accepts
- * the connection itself (so EMFILE and peer checks are ours, not libfcgi's
- * OS_Accept), lets FCGX_Accept_r read BEGIN_REQUEST and the params from
- * that fd, drains stdin under a cap, routes, frees libfcgi's buffers with
- * FCGX_Free(req, 0) and hands a small struct request to the loop.
+ * never on the loop.  The threads share one epoll set: the listening
+ * socket, and the kept-alive connections the loop handed back after a
+ * reply (acceptor_keep), each waiting for nginx's next request.  A thread
+ * accepts the connection itself (so EMFILE and peer checks are ours, not
+ * libfcgi's OS_Accept), lets FCGX_Accept_r read BEGIN_REQUEST and the
+ * params from that fd, drains stdin under a cap, routes, frees libfcgi's
+ * buffers with FCGX_Free(req, 0) and hands a small struct request to the
+ * loop.
+ *
+ * An idle kept connection costs an fd, an epoll registration and a 24-byte
+ * table entry; never a thread.  The watchdog thread closes those idle past
+ * idle_timeout_s.
  */
 #ifndef FCGI_APP_ACCEPTOR_H
 #define FCGI_APP_ACCEPTOR_H
@@ -22,6 +28,7 @@ struct acceptor_opts {
 	size_t max_body;          /* stdin bytes accepted; more is 413 */
 	unsigned read_timeout_ms; /* a peer that stalls mid-request is dropped */
 	unsigned long max_sleep;  /* for the router */
+	unsigned idle_timeout_s;  /* a kept connection idle longer is closed */
 };
 
 /* Runs on an acceptor thread; takes ownership of `r`. */
@@ -32,14 +39,19 @@ typedef void (*acceptor_deliver_fn)(void *ctx, struct request *r);
 struct acceptor *acceptor_start(int listen_fd, const struct acceptor_opts *o,
                                 acceptor_deliver_fn deliver, void *ctx);
 
-/* Hands a kept-alive connection whose next request has started to arrive
- * back to the threads.  Any thread.  0, or -errno when stopped or out of
- * memory (the caller still owns fd). */
-int acceptor_resume(struct acceptor *a, int fd);
+/* Takes a kept-alive connection whose reply is out: the threads read its
+ * next request when nginx sends one.  The caller must no longer watch or
+ * use fd.  Any thread.  0 (fd is the acceptor's now), or -errno when
+ * stopped or out of resources (the caller still owns fd and closes it). */
+int acceptor_keep(struct acceptor *a, int fd);
+
+/* Kept connections waiting for their next request; 0 for NULL.  (acceptor_keep
+ * on NULL is -ESHUTDOWN.) */
+size_t acceptor_idle(struct acceptor *a);
 
 /* Stops accepting, joins the threads (a thread busy with a stalled peer
- * takes up to read_timeout_ms), closes queued connections, frees.  NULL is
- * fine. */
+ * takes up to read_timeout_ms), closes queued and idle connections, frees.
+ * NULL is fine. */
 void acceptor_stop(struct acceptor *a);
 
 #endif

@@ -6,7 +6,7 @@
  * until it hands it to the server (server_deliver); from then on the loop
  * thread owns it, and the server frees it exactly once.  Worker threads
  * never see it.  The fd belongs to the request (closed by the server, or
- * handed back to an acceptor for the next request of a kept connection).
+ * handed back to the acceptors for the next request of a kept connection).
  *
  * A held request costs this struct (an embedded struct event included) and
  * its Deferred; libfcgi's 16 KB of stream buffers are freed before hand-off.
@@ -26,13 +26,12 @@ enum request_state {
 	REQUEST_NEW,     /* parsed, not yet answered */
 	REQUEST_PENDING, /* waiting on its Deferred; fd watched for EOF */
 	REQUEST_WRITING, /* reply partly sent; fd watched for EV_WRITE */
-	REQUEST_IDLE,    /* kept connection waiting for its next request */
 	REQUEST_DONE,    /* answered (or aborted); freed when not held */
 };
 
 struct request {
 	struct request *prev, *next; /* inbox (next only), then a server list */
-	struct event ev;             /* EOF watch, write, or idle watch */
+	struct event ev;             /* EOF watch or write */
 	struct deferred *d;          /* one reference, while answering */
 	void *owner;                 /* the server, for event callbacks */
 	char *out;                   /* unsent rest of the reply (malloc) */
