@@ -37,13 +37,6 @@ _Static_assert(offsetof(FCGX_Request, ipcFd) == 48, "libfcgi ipcFd offset");
 _Static_assert(offsetof(FCGX_Request, keepConnection) == 56,
                "libfcgi keepConnection offset");
 
-/* A connection whose request is ready to be read: freshly accepted, or a
- * kept-alive one whose next request arrived. */
-struct ready {
-	int fd;
-	bool reused;
-};
-
 /* At most this many accepts per wake-up, so one thread cannot spend long
  * away from the queue it also serves. */
 #define ACCEPT_BATCH 64
@@ -75,6 +68,7 @@ struct acceptor {
 	acceptor_deliver_fn deliver;
 	void *ctx;
 	int listen_fd;
+	bool tcp;         /* listen_fd is TCP (TCP_NODELAY on each connection) */
 	int ep_fd;        /* the threads wait here: listen fd, wake fd, idle conns */
 	int wake_fd;      /* eventfd (semaphore): one count per queued conn */
 	atomic_int reserve_fd; /* spare fd given up to shed a connection at EMFILE */
@@ -84,7 +78,7 @@ struct acceptor {
 	/* FIFO ring of ready connections.  Accepting drains the kernel's
 	 * backlog (capped by somaxconn; a full one is a 502 from nginx) into
 	 * this queue, which only the fd limit bounds. */
-	struct ready *q;
+	int *q; /* accepted fds, not yet read */
 	size_t q_cap, q_head, q_len;
 	pthread_t *threads;
 	struct slot *slots;
@@ -335,11 +329,11 @@ static void restore_reserve(struct acceptor *a)
 }
 
 /* Appends under the lock; the caller wakes the threads.  0 or -ENOMEM. */
-static int push_ready_locked(struct acceptor *a, int fd, bool reused)
+static int push_ready_locked(struct acceptor *a, int fd)
 {
 	if (a->q_len == a->q_cap) {
 		size_t cap = a->q_cap ? 2 * a->q_cap : 256;
-		struct ready *q = malloc(cap * sizeof *q);
+		int *q = malloc(cap * sizeof *q);
 		if (!q)
 			return -ENOMEM;
 		for (size_t i = 0; i < a->q_len; i++)
@@ -349,12 +343,12 @@ static int push_ready_locked(struct acceptor *a, int fd, bool reused)
 		a->q_cap = cap;
 		a->q_head = 0;
 	}
-	a->q[(a->q_head + a->q_len) % a->q_cap] = (struct ready){fd, reused};
+	a->q[(a->q_head + a->q_len) % a->q_cap] = fd;
 	a->q_len++;
 	return 0;
 }
 
-static bool pop_ready(struct acceptor *a, struct ready *out)
+static bool pop_ready(struct acceptor *a, int *out)
 {
 	pthread_mutex_lock(&a->mu);
 	bool got = a->q_len > 0;
@@ -373,7 +367,10 @@ static void wake(struct acceptor *a, uint64_t n)
 		log_error("msg=\"acceptor wake-up failed\" errno=%d", errno);
 }
 
-/* Accepts what the backlog holds (up to ACCEPT_BATCH) into the queue. */
+/* Accepts what the backlog holds (up to ACCEPT_BATCH) into the queue.
+ * (Serving the first one on the spot, skipping the eventfd round trip,
+ * measured slower: the other thread no longer parses while this one
+ * accepts.) */
 static void accept_batch(struct acceptor *a)
 {
 	int fds[ACCEPT_BATCH];
@@ -402,8 +399,10 @@ static void accept_batch(struct acceptor *a)
 			close(fd);
 			continue;
 		}
-		int one = 1; /* TCP only; a unix socket refuses it harmlessly */
-		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+		if (a->tcp) {
+			int one = 1;
+			(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+		}
 		set_timeouts(fd, a->opts.read_timeout_ms);
 		fds[n++] = fd;
 	}
@@ -412,7 +411,7 @@ static void accept_batch(struct acceptor *a)
 	unsigned queued = 0;
 	pthread_mutex_lock(&a->mu);
 	for (; queued < n; queued++)
-		if (push_ready_locked(a, fds[queued], false) < 0)
+		if (push_ready_locked(a, fds[queued]) < 0)
 			break;
 	pthread_mutex_unlock(&a->mu);
 	for (unsigned i = queued; i < n; i++)
@@ -470,7 +469,8 @@ int acceptor_keep(struct acceptor *a, int fd)
 	if (ours)
 		idle_unlink_locked(a, fd);
 	pthread_mutex_unlock(&a->mu);
-	/* Not ours: a thread claimed it in between, so it is that thread's. */
+	/* Not ours: nothing was armed, so only the watchdog can have taken
+	 * it in between (an idle timeout); it closed the fd. */
 	return ours ? -err : 0;
 }
 
@@ -500,17 +500,18 @@ static bool idle_claim(struct acceptor *a, uint64_t tag, int *fd_out)
 	return ok;
 }
 
-/* Closes kept connections idle past --idle-timeout (the watchdog's tick,
- * under mu).  nginx closes first with the shipped settings; this bounds
+/* Takes up to `max` kept connections idle past --idle-timeout off the
+ * FIFO (the watchdog's tick, under mu); the caller closes them after
+ * unlocking.  nginx closes first with the shipped settings; this bounds
  * what a peer that never does can keep open. */
-static unsigned idle_expire_locked(struct acceptor *a, uint64_t now)
+static unsigned idle_expire_locked(struct acceptor *a, uint64_t now, int *out,
+                                   unsigned max)
 {
 	unsigned n = 0;
-	while (a->idle_head >= 0 && a->idle[a->idle_head].deadline_ms <= now) {
-		int fd = a->idle_head;
-		idle_unlink_locked(a, fd);
-		close(fd); /* also leaves the epoll set */
-		n++;
+	while (n < max && a->idle_head >= 0 &&
+	       a->idle[a->idle_head].deadline_ms <= now) {
+		out[n++] = a->idle_head;
+		idle_unlink_locked(a, a->idle_head);
 	}
 	return n;
 }
@@ -532,14 +533,13 @@ static void *acceptor_main(void *arg)
 		if (n <= 0 || atomic_load(&a->stopping))
 			continue;
 		uint64_t one;
-		struct ready rd;
 		int fd;
 		if (ev.data.u64 == TAG_LISTEN) {
 			accept_batch(a);
 		} else if (ev.data.u64 == TAG_WAKE) {
 			if (read(a->wake_fd, &one, sizeof one) == sizeof one &&
-			    pop_ready(a, &rd))
-				serve(a, self, rd.fd, rd.reused);
+			    pop_ready(a, &fd))
+				serve(a, self, fd, false);
 		} else if (idle_claim(a, ev.data.u64, &fd)) {
 			/* nginx's next request on a kept connection (or its
 			 * close, which libfcgi reads as EOF and closes). */
@@ -568,7 +568,6 @@ static void *watchdog_main(void *arg)
 		}
 		pthread_cond_timedwait(&a->stop_cv, &a->mu, &until);
 		uint64_t now = clock_ms();
-		unsigned expired = idle_expire_locked(a, now);
 		unsigned cut = 0;
 		for (unsigned i = 0; i < a->started; i++) {
 			struct slot *sl = &a->slots[i];
@@ -578,10 +577,25 @@ static void *watchdog_main(void *arg)
 				cut++;
 			}
 		}
-		if (expired) {
+		/* Unlinked entries are ours alone (their generation
+		 * guards against a reused number), so the closes need not
+		 * hold up the loop's acceptor_keep and the acceptors. */
+		int expired[64];
+		unsigned n, closed = 0;
+		do {
+			n = idle_expire_locked(a, now, expired, 64);
+			if (n == 0)
+				break;
+			pthread_mutex_unlock(&a->mu);
+			for (unsigned i = 0; i < n; i++)
+				close(expired[i]); /* also leaves the epoll set */
+			closed += n;
+			pthread_mutex_lock(&a->mu);
+		} while (n == 64);
+		if (closed) {
 			pthread_mutex_unlock(&a->mu);
 			log_debug("msg=\"idle kept connections closed\" count=%u",
-			          expired);
+			          closed);
 			pthread_mutex_lock(&a->mu);
 		}
 		if (cut) {
@@ -609,6 +623,10 @@ struct acceptor *acceptor_start(int listen_fd, const struct acceptor_opts *o,
 	a->deliver = deliver;
 	a->ctx = ctx;
 	a->listen_fd = listen_fd;
+	struct sockaddr_storage ss;
+	socklen_t sslen = sizeof ss;
+	a->tcp = getsockname(listen_fd, (struct sockaddr *)&ss, &sslen) == 0 &&
+	         ss.ss_family != AF_UNIX;
 	a->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	a->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK | EFD_SEMAPHORE);
 	a->ep_fd = epoll_create1(EPOLL_CLOEXEC);
@@ -705,11 +723,11 @@ void acceptor_stop(struct acceptor *a)
 	pthread_mutex_unlock(&a->mu);
 	if (a->watchdog_started)
 		pthread_join(a->watchdog, NULL);
-	struct ready rd;
-	while (pop_ready(a, &rd))
-		close(rd.fd);
+	int fd;
+	while (pop_ready(a, &fd))
+		close(fd);
 	while (a->idle && a->idle_head >= 0) {
-		int fd = a->idle_head;
+		fd = a->idle_head;
 		idle_unlink_locked(a, fd);
 		close(fd);
 	}

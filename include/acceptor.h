@@ -41,7 +41,8 @@ struct acceptor *acceptor_start(int listen_fd, const struct acceptor_opts *o,
 
 /* Takes a kept-alive connection whose reply is out: the threads read its
  * next request when nginx sends one.  The caller must no longer watch or
- * use fd.  Any thread.  0 (fd is the acceptor's now), or -errno when
+ * use fd.  Loop thread only: it must not race acceptor_stop, which the
+ * loop calls too.  0 (fd is the acceptor's now), or -errno when
  * stopped or out of resources (the caller still owns fd and closes it). */
 int acceptor_keep(struct acceptor *a, int fd);
 
