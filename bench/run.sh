@@ -223,8 +223,11 @@ latency() {
 	start_stack "$ka" --max-pending 20000 || return 1
 	# Probes at 1000 req/s each for the whole test: /coro, and for
 	# comparison /floor, nginx's own /nginx200 and /coro sent straight to the
-	# app's socket ("direct": is a stall the app's, nginx's or the machine's?).  5 s idle first, then $HOLD held + 20 /sleep/30 (10
-	# workers busy, 10 queued), 8 s later the fire.
+	# app's socket ("direct": is a stall the app's, nginx's or the machine's?).
+	# 5 s idle first, then $HOLD held + 20 /sleep/30 (10 workers busy, 10
+	# queued), 8 s later the fire.  The held window starts 2 s after all are
+	# held: the burst of $HOLD connects stalls every probe for ~1-2 s here,
+	# and the probes' backlog from it is the setup's, not the held state's.
 	for p in coro floor nginx200; do
 		"$BIN/latprobe" --port "$PORT" --path /$p --rate 1000 --conns 4 --duration 30 \
 			--out "$RUN/lat_$p.txt" --label "$p-whole" >"$RUN/lat_${p}_whole.txt" &
@@ -249,7 +252,7 @@ latency() {
 	for p in coro floor nginx200 direct; do
 		log "  $(cat "$RUN/lat_${p}_whole.txt")"
 		P[idle$p]=$("$BIN/latprobe" --analyze "$RUN/lat_$p.txt" --to "$t_idle_end" --label "$p-idle")
-		P[loaded$p]=$("$BIN/latprobe" --analyze "$RUN/lat_$p.txt" --from $((t_held + 500000000)) --to "$t_fire" --label "$p-loaded")
+		P[loaded$p]=$("$BIN/latprobe" --analyze "$RUN/lat_$p.txt" --from $((t_held + 2000000000)) --to "$t_fire" --label "$p-loaded")
 		P[fire$p]=$("$BIN/latprobe" --analyze "$RUN/lat_$p.txt" --from "$t_fire" --to $((t_last + 100000000)) --label "$p-fire")
 		log "  ${P[idle$p]}"; log "  ${P[loaded$p]}"; log "  ${P[fire$p]}"
 	done
