@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Raw peers for the hostile-peer tests: things nginx never does.
 
-  peer.py silent SOCK SECONDS        connect, send nothing, hold
+  peer.py silent SOCK SECONDS        connect, print "connected", send
+                                     nothing, hold
   peer.py trickle SOCK INTERVAL      send a request one byte per INTERVAL;
                                      print how long until the app closed it
   peer.py garbage SOCK               send junk; print "closed" on EOF
@@ -61,6 +62,9 @@ def main():
     mode, addr = sys.argv[1], sys.argv[2]
     s = connect(addr)
     if mode == "silent":
+        # The tests wait for this line: an interpreter can take longer to
+        # start than the step it is meant to block.
+        print("connected", flush=True)
         time.sleep(float(sys.argv[3]))
     elif mode == "trickle":
         interval = float(sys.argv[3])

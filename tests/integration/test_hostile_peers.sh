@@ -6,13 +6,21 @@
 PEER="python3 $IT_DIR_SELF/peer.py"
 it_start --read-timeout-ms 1000 --pending-timeout 30
 
+# silent_pair SECONDS: two silent connections, each seen connected.
+silent_pair() {
+	rm -f "$IT_TMP/sp1" "$IT_TMP/sp2"
+	$PEER silent "$STACK_SOCK" "$1" >"$IT_TMP/sp1" &
+	$PEER silent "$STACK_SOCK" "$1" >"$IT_TMP/sp2" &
+	stack_wait "grep -q connected '$IT_TMP/sp1' && grep -q connected '$IT_TMP/sp2'" 10
+}
+
 # Two silent connections occupy both acceptor threads; /coro still gets
 # through once the read timeout (1 s) drops them.
-$PEER silent "$STACK_SOCK" 20 & $PEER silent "$STACK_SOCK" 20 &
-sleep 0.3
+check_true "two silent peers connected" silent_pair 20
 t0=$(now_ms); get /coro; t=$(( $(now_ms) - t0 ))
 check "/coro behind two silent peers" 200 "$STATUS"
-check_true "/coro waited ${t} ms, bounded by the 1 s read timeout (< 2500)" [ "$t" -lt 2500 ]
+check_true "/coro waited ${t} ms behind them (> 400), bounded by the 1 s read timeout (< 2500)" \
+	[ "$t" -gt 400 -a "$t" -lt 2500 ]
 
 # A peer that trickles one byte every 0.4 s keeps resetting SO_RCVTIMEO;
 # the watchdog cuts it at twice the read timeout.
@@ -28,11 +36,13 @@ check "/coro after junk" 200 "$STATUS"
 # SIGTERM while both acceptors are stuck on silent peers and a /simple is
 # pending: the pending request still gets its 503 promptly, and the app
 # exits 0.
-$PEER silent "$STACK_SOCK" 30 & $PEER silent "$STACK_SOCK" 30 &
+# The /simple first: with both acceptors stuck it could not be read.  The
+# peers then hold both acceptors, well within the 1 s read timeout.
 curl -s --max-time 20 -o /dev/null -w '%{http_code}' "$IT_URL/simple" >"$IT_TMP/st" &
 cpid=$!
 check_true "a /simple is pending" wait_counter pending 5 1
-sleep 0.2
+check_true "two more silent peers connected" silent_pair 30
+sleep 0.1
 t0=$(now_ms)
 kill -TERM "$STACK_APP_PID"
 wait "$cpid"
@@ -40,8 +50,10 @@ t=$(( $(now_ms) - t0 ))
 check "pending /simple gets 503 on SIGTERM with stuck acceptors" 503 "$(cat "$IT_TMP/st")"
 check_true "the 503 came in ${t} ms (< 1500)" [ "$t" -lt 1500 ]
 wait "$STACK_APP_PID"; rc=$?
+t=$(( $(now_ms) - t0 ))
 STACK_APP_PID=""
 check "app exits 0" 0 "$rc"
+check_true "it exited in ${t} ms, not after the stuck reads' timeout (< 900)" [ "$t" -lt 900 ]
 check_true "socket removed" [ ! -e "$STACK_SOCK" ]
 
 # TCP peers are checked against FCGI_WEB_SERVER_ADDRS, including IPv4
