@@ -98,9 +98,11 @@ wait_counter() {
 
 now_ms() { date +%s%3N; }
 
-it_done() {
-	# The app must exit cleanly: status 0 on SIGTERM and, in sanitizer
-	# builds, no report (LeakSanitizer runs at exit).
+# Stops the app: it must exit cleanly, status 0 on SIGTERM and, in
+# sanitizer and valgrind builds, no report in its log (LeakSanitizer runs
+# at exit).  Every instance a test starts goes through this.
+it_stop_app() {
+	local log=$IT_TMP/stack/app.log
 	if [ -n "$STACK_APP_PID" ]; then
 		local pid=$STACK_APP_PID rc
 		kill -TERM "$pid" 2>/dev/null
@@ -108,12 +110,18 @@ it_done() {
 		STACK_APP_PID=""
 		check "app exits 0 on SIGTERM" 0 "$rc"
 	fi
-	if grep -qE "Sanitizer|runtime error:|^==[0-9]+== " "$IT_TMP/stack/app.log" 2>/dev/null; then
+	if [ ! -f "$log" ]; then
+		fail "no app log at $log"
+	elif grep -qE "Sanitizer|runtime error:|^==[0-9]+== " "$log"; then
 		fail "sanitizer or valgrind report in the app log"
-		grep -E -A20 "Sanitizer|runtime error:|^==[0-9]+== " "$IT_TMP/stack/app.log" | head -80
+		grep -E -A20 "Sanitizer|runtime error:|^==[0-9]+== " "$log" | head -80
 	else
 		ok "no sanitizer or valgrind report in the app log"
 	fi
+}
+
+it_done() {
+	it_stop_app
 	echo "$IT_NAME: $IT_PASS passed, $IT_FAIL failed"
 	[ "$IT_FAIL" -eq 0 ]
 }

@@ -5,10 +5,14 @@
                                      nothing, hold
   peer.py trickle SOCK INTERVAL      send a request one byte per INTERVAL;
                                      print how long until the app closed it
-  peer.py garbage SOCK               send junk; print "closed" on EOF
+  peer.py garbage SOCK               send junk; print "closed SECONDS" on
+                                     EOF (how long it took), "held" if the
+                                     app neither answered nor closed in 5 s
   peer.py coro ADDR                  one FastCGI GET /coro (ADDR: a unix
                                      path or host:port); print the status
                                      line, or "closed" if there was no reply
+  peer.py get SOCK PATH [METHOD]     one FastCGI request; print its whole
+                                     STDOUT (headers and body) as sent
 """
 import socket
 import struct
@@ -37,25 +41,27 @@ def nv(name, value):
     return bytes([len(name), len(value)]) + name + value
 
 
-def request(path):
+def request(path, method=b"GET"):
     begin = struct.pack(">HB5x", 1, 0)  # RESPONDER, no keep-alive
-    params = nv(b"REQUEST_METHOD", b"GET") + nv(b"DOCUMENT_URI", path)
+    params = nv(b"REQUEST_METHOD", method) + nv(b"DOCUMENT_URI", path)
     return (record(1, begin) + record(4, params) + record(4, b"")
             + record(5, b""))
 
 
 def read_all(s, limit):
+    """The bytes until EOF or `limit` seconds; and whether EOF came."""
     s.settimeout(limit)
     data = b""
     try:
         while True:
             chunk = s.recv(4096)
             if not chunk:
-                break
+                return data, True
             data += chunk
-    except (socket.timeout, ConnectionResetError):
-        pass
-    return data
+    except ConnectionResetError:
+        return data, True
+    except socket.timeout:
+        return data, False
 
 
 def main():
@@ -84,12 +90,29 @@ def main():
                 break
         print("%.1f" % (time.monotonic() - t0))
     elif mode == "garbage":
+        t0 = time.monotonic()
         s.send(b"GET / HTTP/1.1\r\nHost: not-fastcgi\r\n\r\n" * 4)
-        data = read_all(s, 5)
-        print("closed" if not data else "answered %d bytes" % len(data))
+        data, eof = read_all(s, 5)
+        if data:
+            print("answered %d bytes" % len(data))
+        elif eof:
+            print("closed %.2f" % (time.monotonic() - t0))
+        else:
+            print("held")
+    elif mode == "get":
+        method = sys.argv[4].encode() if len(sys.argv) > 4 else b"GET"
+        s.send(request(sys.argv[3].encode(), method))
+        data, _ = read_all(s, 5)
+        out = b""
+        while len(data) >= 8:
+            _, rtype, _, clen, plen = struct.unpack(">BBHHB", data[:7])
+            if rtype == 6:  # FCGI_STDOUT
+                out += data[8:8 + clen]
+            data = data[8 + clen + plen:]
+        sys.stdout.buffer.write(out)
     elif mode == "coro":
         s.send(request(b"/coro"))
-        data = read_all(s, 5)
+        data, _ = read_all(s, 5)
         if len(data) > 8 and data[1] == 6:
             print(data[8:].split(b"\r\n", 1)[0].decode())
         else:

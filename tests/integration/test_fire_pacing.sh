@@ -23,6 +23,7 @@ it_start --fire-rate 20
 fire_ten "rate 20/s"
 check_true "rate 20/s: the fire took ${t} ms, 0.75x to 3x the 450 ms the rate allows" \
 	[ "$t" -ge 337 -a "$t" -le 1350 ]
+it_stop_app
 stack_stop
 
 # Unpaced: everything in the first batch.

@@ -68,6 +68,10 @@ check "FCGI_APP_MAX_SLEEP=abc exits 2" 2 "$rc"
 out=$("$STACK_ROOT/$BUILD/fcgi_app" --socket "$STACK_SOCK" 2>&1); rc=$?
 check "a second instance on a live socket exits 1" 1 "$rc"
 check_true "it says another process listens" grep -q "another process is listening" <<<"$out"
+check_true "the first instance's socket is still there" [ -S "$STACK_SOCK" ]
+# --health opens a fresh connection (nginx's kept ones prove nothing).
+check_true "the first instance still answers on a new connection" \
+	"$STACK_ROOT/$BUILD/fcgi_app" --health --socket "$STACK_SOCK"
 get /coro
 check "the first instance still serves" 200 "$STATUS"
 

@@ -112,4 +112,16 @@ fi
 # Status line carries the reason phrase.
 check_true "status line has a reason phrase" grep -q "^HTTP/1.1 400 Bad Request" <<<"$(curl -s -i "$IT_URL/error" | tr -d '\r')"
 
+# The same, from the app itself (nginx would fill in a reason phrase and
+# drop a HEAD body on its own).
+PEER="python3 $IT_DIR_SELF/peer.py"
+out=$($PEER get "$STACK_SOCK" /error)
+check "the app's own status line for /error" "Status: 400 Bad Request" "$(head -n 1 <<<"$out" | tr -d '\r')"
+$PEER get "$STACK_SOCK" /coro HEAD >"$IT_TMP/head"
+check "the app's HEAD /coro: status" "Status: 200 OK" "$(head -n 1 "$IT_TMP/head" | tr -d '\r')"
+check_true "the app's HEAD /coro: GET's Content-Length" grep -q "^Content-Length: ${#CORO_BODY}"$'\r'"$" "$IT_TMP/head"
+# Bytes after the blank line that ends the headers (-1: no blank line).
+after=$(python3 -c 'import sys; d = open(sys.argv[1], "rb").read(); i = d.find(b"\r\n\r\n"); print(-1 if i < 0 else len(d) - i - 4)' "$IT_TMP/head")
+check "the app's HEAD /coro: nothing after the headers" 0 "$after"
+
 it_done
