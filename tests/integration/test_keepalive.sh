@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # FastCGI keep-alive (fastcgi_keep_conn on + upstream keepalive): many
-# requests share one upstream connection, idle connections wait on the loop
-# (no thread), and pending requests, aborts and fire still behave.
+# requests share one upstream connection, idle connections wait in the
+# acceptors' epoll set (no thread), and pending requests, aborts and fire still behave.
 . "$(dirname "$0")/lib.sh"
 STACK_KEEPALIVE=4
 it_start
@@ -19,7 +19,7 @@ check "200 sequential /coro over keep-alive all correct" 200 "$okc"
 kept=$(( $(counter kept_alive_total) - before ))
 check_true "most of them reused a kept connection ($kept of 200)" [ "$kept" -ge 150 ]
 idle=$(counter idle_connections)
-check_true "idle kept connections wait on the loop ($idle, at most keepalive x workers)" [ "$idle" -ge 1 -a "$idle" -le 8 ]
+check_true "idle kept connections are counted ($idle, at most keepalive x workers)" [ "$idle" -ge 1 -a "$idle" -le 8 ]
 threads=$(ls /proc/$STACK_APP_PID/task | wc -l)
 # 1 loop + 2 acceptors + their watchdog + 10 workers: idle connections
 # cost no thread.
@@ -36,8 +36,12 @@ for i in 1 2 3 4 5 6; do
 done
 
 # An abort on a kept connection frees the request.
-curl -s --max-time 1 -o /dev/null "$IT_URL/simple"
+aborted=$(counter aborted_total)
+curl -s --max-time 2 -o /dev/null "$IT_URL/simple" &
+check_true "a /simple is pending" wait_counter pending 5 1
+wait_clients # curl gives up after 2 s: the client aborts
 check_true "aborted pending request freed" wait_counter pending 5 0
+check "the abort was counted" $((aborted + 1)) "$(counter aborted_total)"
 check "nothing waiting after the abort" 0 "$(counter simple_waiting)"
 
 # Errors keep the connection usable: 10 error replies in a row, and the

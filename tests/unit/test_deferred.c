@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <event2/event.h>
@@ -1208,9 +1209,29 @@ static void null_hook_restores_the_default_reporter(void **state)
 {
 	(void)state;
 	deferred_set_unhandled_hook(NULL);
-	/* The default writes a line to stderr instead of calling ours. */
+	/* The default writes a line to stderr instead of calling ours:
+	 * catch stderr in a file for the one unref. */
+	char path[] = "/tmp/test_deferred_stderr.XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	fflush(stderr);
+	int saved = dup(2);
+	assert_true(saved >= 0);
+	assert_int_equal(dup2(fd, 2), 2);
 	deferred_unref(deferred_fail(value_error("to stderr")));
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	char buf[512] = "";
+	ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+	close(fd);
+	unlink(path);
+	assert_true(n > 0);
+	buf[n] = '\0';
 	assert_int_equal(unhandled_calls, 0);
+	assert_non_null(strstr(buf, "Unhandled error in Deferred"));
+	assert_non_null(strstr(buf, "ValueError"));
+	assert_non_null(strstr(buf, "to stderr"));
 }
 
 /* ---- addTimeout ---- */
