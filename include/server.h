@@ -8,8 +8,8 @@
  * for EOF (nginx closes the connection when the client goes away: the
  * Deferred is cancelled and everything freed at once) and for the pending
  * timeout (504).  Replies go out with non-blocking send()s; a kept-alive
- * connection waits idle on the loop and goes back to an acceptor when its
- * next request arrives.
+ * connection then goes straight back to the acceptors (acceptor_keep),
+ * which wait for its next request in their epoll set.
  *
  * Runs on the loop thread, except server_deliver.
  */
