@@ -73,7 +73,7 @@ struct acceptor {
 	int wake_fd;      /* eventfd (semaphore): one count per queued conn */
 	atomic_int reserve_fd; /* spare fd given up to shed a connection at EMFILE */
 	atomic_bool stopping;
-	pthread_mutex_t mu; /* ready queue, reserve_fd, slots, watchdog wait */
+	pthread_mutex_t mu; /* ready queue, idle table, reserve_fd, slots, watchdog wait */
 	pthread_cond_t stop_cv;
 	/* FIFO ring of ready connections.  Accepting drains the kernel's
 	 * backlog (capped by somaxconn; a full one is a 502 from nginx) into
