@@ -29,15 +29,6 @@ trap 'stack_stop; rm -rf "$DIR"' EXIT
 trap 'exit 130' INT TERM
 export STACK_KEEPALIVE=$KA
 
-# tid cpu_ns name, for the app's threads and nginx's workers.
-snap() {
-	local t
-	for t in /proc/"$STACK_APP_PID"/task/* \
-		$(for w in $(pgrep -P "$STACK_NGINX_PID"); do echo /proc/"$w"/task/*; done); do
-		echo "${t##*/} $(cut -d' ' -f1 "$t/schedstat") $(cat "$t/comm")"
-	done
-}
-
 one() { # BUILD LABEL
 	local port=$((30000 + RANDOM % 5000)) out rps n2
 	BUILD=$1
@@ -47,16 +38,18 @@ one() { # BUILD LABEL
 	stack_start_nginx >/dev/null || return 1
 	# Warm-up, not measured.
 	timeout 20 wrk -t2 -c64 -d1s "http://127.0.0.1:$port$PATH_AB" >/dev/null
-	snap >"$DIR/a"
+	stack_schedstat >"$DIR/a"
 	out=$(timeout $((SECS + 20)) wrk -t2 -c64 -d"${SECS}s" "http://127.0.0.1:$port$PATH_AB")
-	snap >"$DIR/b"
+	stack_schedstat >"$DIR/b"
 	stack_stop
 	rps=$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out")
 	n2=$(awk '/Non-2xx or 3xx responses:/ { print $NF }' <<<"$out")
 	echo "$2 $1: ${rps:-0} req/s, non-2xx ${n2:-0}"
 	# CPU per request, per thread that used more than 1 ms.
-	join "$DIR/a" "$DIR/b" | awk -v n="$(awk -v r="${rps:-0}" -v s="$SECS" 'BEGIN { print r * s }')" '
-		{ d = ($4 - $2) / 1e6; if (d > 1 && n > 0) printf "    %-9s tid %-7s %7.1f ms  %5.1f us/request\n", $3, $1, d, d * 1000 / n }'
+	# join on the tid: "tid name run wait name run wait".
+	join -j 2 <(sort -k2 "$DIR/a") <(sort -k2 "$DIR/b") |
+		awk -v n="$(awk -v r="${rps:-0}" -v s="$SECS" 'BEGIN { print r * s }')" '
+		{ d = ($6 - $3) / 1e6; if (d > 1 && n > 0) printf "    %-9s tid %-7s %7.1f ms  %5.1f us/request\n", $2, $1, d, d * 1000 / n }'
 }
 
 echo "ab: $(date -u +%FT%TZ) $PATH_AB, keep-alive $KA, wrk -t2 -c64 ${SECS}s, $PAIRS pairs, A=$A B=$B"

@@ -24,12 +24,6 @@ sed -i -e "s#backlog=4096;#backlog=4096 reuseport;#" \
 # shellcheck disable=SC2086
 stack_start_app ${APPARGS:-} || exit 1
 stack_start_nginx || exit 1
-workers=$(pgrep -P "$STACK_NGINX_PID")
-snap() { # name tid run_ns wait_ns
-	local t w
-	for t in /proc/"$STACK_APP_PID"/task/*; do echo "app ${t##*/} $(cut -d' ' -f1,2 "$t/schedstat")"; done
-	for w in $workers; do echo "nginx $w $(cut -d' ' -f1,2 /proc/"$w"/schedstat)"; done
-}
 "$BUILD/bench/holdclient" --port "$PORT" --n "$N" --mode fire --hold-seconds 3 --timeout 60 >"$DIR/out" &
 hc=$!
 # Snapshot once everything is held (the client fires 3 s after that).
@@ -38,7 +32,7 @@ for _ in $(seq 1 100); do
 	sleep 0.1
 done
 sleep 1
-snap >"$DIR/before"
+stack_schedstat >"$DIR/before"
 if [ -n "${PERF:-}" ]; then # PERF=1: a profile of the app across the fire
 	timeout 20 perf record -e cpu-clock -F 4999 -g -p "$STACK_APP_PID" -o "$DIR/perf.data" -- sleep 3 \
 		>/dev/null 2>&1 &
@@ -46,7 +40,7 @@ if [ -n "${PERF:-}" ]; then # PERF=1: a profile of the app across the fire
 fi
 wait "$hc"
 [ -n "${PERF:-}" ] && wait "$perf_pid"
-snap >"$DIR/after"
+stack_schedstat >"$DIR/after"
 echo "fire of $N (keep-alive ${KA:-0}); app pid $STACK_APP_PID (its first tid is the loop thread)"
 join -j 2 <(sort -k2 "$DIR/before") <(sort -k2 "$DIR/after") |
 	awk '{ run = ($6 - $3) / 1e6; wait = ($7 - $4) / 1e6

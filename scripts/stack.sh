@@ -6,6 +6,8 @@
 # stack_start_app ARGS   start $BUILD/fcgi_app on DIR/app.sock, wait for it
 # stack_start_nginx      start nginx on 127.0.0.1:PORT, wait for it
 # stack_stop             SIGTERM both, wait; safe to call twice
+# stack_schedstat        CPU and run-queue wait of every app thread and
+#                        nginx worker so far
 #
 # STACK_KEEPALIVE=N turns on FastCGI keep-alive (`fastcgi_keep_conn on` and
 # `keepalive N` in the upstream); STACK_KEEPALIVE=0 turns it off.
@@ -111,6 +113,19 @@ stack_start_nginx() {
 	STACK_NGINX_PID=$!
 	stack_ready nginx "${STACK_NGINX_LOG:-$STACK_DIR/nginx.log}" 10 \
 		"curl -s -o /dev/null http://127.0.0.1:$STACK_PORT/coro"
+}
+
+# One line per app thread and nginx worker: "app|nginx TID RUN_NS WAIT_NS"
+# (CPU time and run-queue wait so far, /proc/*/schedstat), for the bench
+# scripts' before/after CPU figures.
+stack_schedstat() {
+	local t w
+	for t in /proc/"$STACK_APP_PID"/task/*; do
+		echo "app ${t##*/} $(cut -d' ' -f1,2 "$t/schedstat")"
+	done
+	for w in $(pgrep -P "$STACK_NGINX_PID"); do
+		echo "nginx $w $(cut -d' ' -f1,2 /proc/"$w"/schedstat)"
+	done
 }
 
 stack_stop() {
