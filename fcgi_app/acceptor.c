@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -541,9 +542,19 @@ static void *acceptor_main(void *arg)
 			    pop_ready(a, &fd))
 				serve(a, self, fd, false);
 		} else if (idle_claim(a, ev.data.u64, &fd)) {
-			/* nginx's next request on a kept connection (or its
-			 * close, which libfcgi reads as EOF and closes). */
-			serve(a, self, fd, true);
+			/* nginx closed a kept connection with nothing unread:
+			 * close it here.  After a fire in keep-alive mode nginx
+			 * closes thousands (all but its `keepalive` cache); going
+			 * through libfcgi (two 8 KB buffers, the slot, an EOF read)
+			 * for each one held every other event in this epoll set,
+			 * new requests included, behind them.  Bytes still unread
+			 * (a request sent before a half-close) are served. */
+			int unread = 0;
+			if ((ev.events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) &&
+			    ioctl(fd, FIONREAD, &unread) == 0 && unread == 0)
+				close(fd);
+			else
+				serve(a, self, fd, true);
 		}
 	}
 	return NULL;

@@ -13,6 +13,12 @@
                                      line, or "closed" if there was no reply
   peer.py get SOCK PATH [METHOD]     one FastCGI request; print its whole
                                      STDOUT (headers and body) as sent
+  peer.py kept SOCK close SECONDS    GET /coro with FCGI_KEEP_CONN; print
+                                     "kept" once answered, hold SECONDS, close
+  peer.py kept SOCK halfclose SECONDS  the same, then after SECONDS a
+                                     second /coro and a shutdown of the
+                                     write side in the same breath; print
+                                     that reply's status line
 """
 import socket
 import struct
@@ -41,8 +47,8 @@ def nv(name, value):
     return bytes([len(name), len(value)]) + name + value
 
 
-def request(path, method=b"GET"):
-    begin = struct.pack(">HB5x", 1, 0)  # RESPONDER, no keep-alive
+def request(path, method=b"GET", keep=False):
+    begin = struct.pack(">HB5x", 1, 1 if keep else 0)  # RESPONDER
     params = nv(b"REQUEST_METHOD", method) + nv(b"DOCUMENT_URI", path)
     return (record(1, begin) + record(4, params) + record(4, b"")
             + record(5, b""))
@@ -62,6 +68,32 @@ def read_all(s, limit):
         return data, True
     except socket.timeout:
         return data, False
+
+
+def read_reply(s, limit):
+    """The records of one reply, up to its END_REQUEST (None if none)."""
+    s.settimeout(limit)
+    data = b""
+    while True:
+        off = 0
+        while len(data) - off >= 8:
+            _, rtype, _, clen, plen = struct.unpack(">BBHHB", data[off:off + 7])
+            off += 8 + clen + plen
+            if rtype == 3 and off <= len(data):  # FCGI_END_REQUEST
+                return data[:off]
+        try:
+            chunk = s.recv(4096)
+        except (socket.timeout, OSError):
+            return None
+        if not chunk:
+            return None
+        data += chunk
+
+
+def status_line(reply):
+    if reply and len(reply) > 8 and reply[1] == 6:
+        return reply[8:].split(b"\r\n", 1)[0].decode()
+    return "closed"
 
 
 def main():
@@ -110,6 +142,19 @@ def main():
                 out += data[8:8 + clen]
             data = data[8 + clen + plen:]
         sys.stdout.buffer.write(out)
+    elif mode == "kept":
+        s.send(request(b"/coro", keep=True))
+        if read_reply(s, 5) is None:
+            print("closed")
+            return
+        print("kept", flush=True)
+        if sys.argv[3] == "close":
+            time.sleep(float(sys.argv[4]))
+        else:
+            time.sleep(float(sys.argv[4]))
+            s.sendall(request(b"/coro", keep=True))
+            s.shutdown(socket.SHUT_WR)
+            print(status_line(read_reply(s, 5)))
     elif mode == "coro":
         s.send(request(b"/coro"))
         data, _ = read_all(s, 5)

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# A peer's end of a kept-alive connection: when it closes an idle one, the
+# app closes its end at once (not at --idle-timeout), and a request sent
+# just before a half-close is still answered.  nginx keep-alive is off
+# here, so idle_connections counts only this peer's connection.
+. "$(dirname "$0")/lib.sh"
+PEER="python3 $IT_DIR_SELF/peer.py"
+STACK_KEEPALIVE=0
+it_start --idle-timeout 60 --read-timeout-ms 3000 --acceptors 2
+
+$PEER kept "$STACK_SOCK" close 1.5 >"$IT_TMP/kept" &
+ppid=$!
+check_true "the peer's /coro was answered on a kept connection" \
+	stack_wait "grep -q kept '$IT_TMP/kept'" 10
+check_true "the app holds it idle" wait_counter idle_connections 5 1
+wait $ppid
+t0=$(now_ms)
+check_true "closed by the app once the peer closed (idle timeout: 60 s)" wait_counter idle_connections 5 0
+t=$(( $(now_ms) - t0 ))
+check_true "within ${t} ms (< 1000)" [ "$t" -lt 1000 ]
+
+# Two silent peers hold both acceptor threads (3 s read timeout) while
+# the request and the half-close arrive, so the thread that takes the
+# connection sees both at once: data unread and the peer's FIN.
+$PEER kept "$STACK_SOCK" halfclose 1.2 >"$IT_TMP/half" &
+ppid=$!
+stack_wait "grep -q kept '$IT_TMP/half'" 10
+$PEER silent "$STACK_SOCK" 5 >"$IT_TMP/sp1" &
+s1=$!
+$PEER silent "$STACK_SOCK" 5 >"$IT_TMP/sp2" &
+s2=$!
+check_true "two silent peers connected before the half-close" \
+	stack_wait "grep -q connected '$IT_TMP/sp1' && grep -q connected '$IT_TMP/sp2'" 10
+wait $ppid
+check "a request followed by a half-close is answered" "kept
+Status: 200 OK" "$(cat "$IT_TMP/half")"
+wait $s1 $s2
+check "nothing left idle" 0 "$(counter idle_connections)"
+get /coro
+check "/coro afterwards" 200 "$STATUS"
+it_done
