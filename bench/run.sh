@@ -15,7 +15,9 @@
 # throughput runs, BENCH_HOLD (10000), BENCH_HOLD_BIG (15000; 0 skips),
 # BENCH_APP_ARGS (extra app flags for every start, e.g. "--fire-batch 128"),
 # FLOOR_THREADS (16, the fastest of 2-64 measured here; keep-alive mode:
-# FLOOR_THREADS_KA, 256: libfcgi needs a thread per kept connection).
+# FLOOR_THREADS_KA, 256: libfcgi needs a thread per kept connection),
+# BENCH_NGINX_PRIORITY=N (nginx's workers at `worker_priority N`, e.g. -5),
+# BENCH_PAUSE_DAMON=1 (root: DAMON's kdamonds off for the run, see below).
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -67,6 +69,38 @@ cleanup() {
 	for p in $(jobs -p); do kill "$p" 2>/dev/null; done
 	wait 2>/dev/null
 	rm -rf "$RUN"
+	damon_restore
+}
+
+# DAMON (the kernel's data access monitor) runs on some VMs as the host's
+# proactive reclaim.  On the machine of 2026-12-01 one kdamond sampled the
+# physical address space every 500 ms and each sample stalled both cores
+# for 5-25 ms once 10,000 requests were held (more memory mapped):
+# periodic stalls in every probe, nginx's own `return 200` included.
+# BENCH_PAUSE_DAMON=1 turns every running kdamond off for the run and back
+# on at exit (root only); the header line says what was found and done.
+DAMON_SYS=/sys/kernel/mm/damon/admin/kdamonds
+DAMON_PAUSED=()
+damon_state() {
+	local k n=0 on=0
+	for k in "$DAMON_SYS"/[0-9]*; do
+		[ -r "$k/state" ] || continue
+		n=$((n + 1))
+		[ "$(cat "$k/state")" = on ] && on=$((on + 1))
+	done
+	echo "DAMON kdamonds $on/$n on"
+}
+damon_pause() {
+	local k
+	for k in "$DAMON_SYS"/[0-9]*; do
+		[ -w "$k/state" ] && [ "$(cat "$k/state")" = on ] || continue
+		echo off >"$k/state" && DAMON_PAUSED+=("$k")
+	done
+}
+damon_restore() {
+	local k
+	for k in "${DAMON_PAUSED[@]}"; do echo on >"$k/state" || echo "bench: could not restart $k" >&2; done
+	DAMON_PAUSED=()
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -104,6 +138,10 @@ bench_nginx_conf() {
 		-e "s#backlog=4096;#backlog=4096 reuseport;#" \
 		-e "s#worker_connections .*#worker_connections $((nofile - 1000));#" \
 		"$d/nginx.conf"
+	# BENCH_NGINX_PRIORITY=N: nginx's workers at nice N (worker_priority).
+	if [ -n "${BENCH_NGINX_PRIORITY:-}" ]; then
+		sed -i "s#^worker_processes .*#&\nworker_priority $BENCH_NGINX_PRIORITY;#" "$d/nginx.conf"
+	fi
 }
 
 # start_stack KEEPALIVE APP_ARGS...: a fresh app, floor responder and nginx.
@@ -360,7 +398,12 @@ only() { [[ " $ONLY " == *" $1 "* ]]; }
 APPREV=$(git rev-parse --short HEAD 2>/dev/null)
 git diff --quiet HEAD -- fcgi_app include 2>/dev/null || APPREV="$APPREV + uncommitted changes in fcgi_app/ include/"
 log "bench: $(date -u +%FT%TZ) $(nproc) cores, $(uname -r); app at $APPREV; port $PORT; rounds $ROUNDS x ${SECS}s; hold $HOLD"
-log "load before: $(cat /proc/loadavg); other nginx/fcgi_app processes: $(pgrep -c -x nginx) nginx, $(pgrep -c -x fcgi_app) fcgi_app"
+DAMON_NOTE=$(damon_state)
+if [ "${BENCH_PAUSE_DAMON:-0}" = 1 ]; then
+	damon_pause
+	DAMON_NOTE="$DAMON_NOTE; paused ${#DAMON_PAUSED[@]} for the run (BENCH_PAUSE_DAMON=1)"
+fi
+log "load before: $(cat /proc/loadavg); other nginx/fcgi_app processes: $(pgrep -c -x nginx) nginx, $(pgrep -c -x fcgi_app) fcgi_app; $DAMON_NOTE"
 for ka in $MODES; do
 	log "== upstream keep-alive: $ka (0 = off)"
 	if only throughput; then start_stack "$ka" || exit 1; throughput "$ka"; fi
@@ -378,6 +421,7 @@ log "load after: $(cat /proc/loadavg)"
 {
 	echo
 	echo "== issue 5 benchmark table ($(date -u +%FT%TZ); ka=0: fastcgi_keep_conn off, ka=N: on + upstream keepalive N)"
+	echo "   machine: $(nproc) cores; $DAMON_NOTE"
 	printf '%s\n' "${ROWS[@]}" | awk -F'\t' '{ printf "%-4s| %-62s| %-22s| %-s%s\n", $1, $2, $3, $4, ($5 == "" ? "" : "  [" $5 "]") }'
 } | tee -a "$LOG"
 echo "full log: $LOG; nginx and app warnings/errors: $ROOT/$BUILD/bench/last-run.errors.log ($(wc -l <"$ROOT/$BUILD/bench/last-run.errors.log") lines)"
