@@ -60,6 +60,10 @@ FLOOR_PID=""
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 cleanup() {
+	# DAMON first, and no second signal may cut this short: an exit here
+	# would leave the machine's monitor off.
+	trap '' INT TERM HUP
+	damon_restore
 	stack_stop
 	if [ -n "$FLOOR_PID" ]; then
 		kill -TERM "$FLOOR_PID" 2>/dev/null
@@ -69,7 +73,6 @@ cleanup() {
 	for p in $(jobs -p); do kill "$p" 2>/dev/null; done
 	wait 2>/dev/null
 	rm -rf "$RUN"
-	damon_restore
 }
 
 # DAMON (the kernel's data access monitor) runs on some VMs as the host's
@@ -398,12 +401,23 @@ only() { [[ " $ONLY " == *" $1 "* ]]; }
 APPREV=$(git rev-parse --short HEAD 2>/dev/null)
 git diff --quiet HEAD -- fcgi_app include 2>/dev/null || APPREV="$APPREV + uncommitted changes in fcgi_app/ include/"
 log "bench: $(date -u +%FT%TZ) $(nproc) cores, $(uname -r); app at $APPREV; port $PORT; rounds $ROUNDS x ${SECS}s; hold $HOLD"
-DAMON_NOTE=$(damon_state)
+MACHINE_NOTE=$(damon_state)
 if [ "${BENCH_PAUSE_DAMON:-0}" = 1 ]; then
 	damon_pause
-	DAMON_NOTE="$DAMON_NOTE; paused ${#DAMON_PAUSED[@]} for the run (BENCH_PAUSE_DAMON=1)"
+	MACHINE_NOTE="$MACHINE_NOTE; paused ${#DAMON_PAUSED[@]} for the run (BENCH_PAUSE_DAMON=1)"
+	case $MACHINE_NOTE in
+	*"kdamonds 0/"*) ;;
+	*"paused 0 "*) echo "bench: BENCH_PAUSE_DAMON=1 but no kdamond could be paused (not root?)" >&2 ;;
+	esac
 fi
-log "load before: $(cat /proc/loadavg); other nginx/fcgi_app processes: $(pgrep -c -x nginx) nginx, $(pgrep -c -x fcgi_app) fcgi_app; $DAMON_NOTE"
+if [ -n "${BENCH_NGINX_PRIORITY:-}" ]; then
+	[[ $BENCH_NGINX_PRIORITY =~ ^-?[0-9]+$ ]] && [ "$BENCH_NGINX_PRIORITY" -ge -20 ] && [ "$BENCH_NGINX_PRIORITY" -le 19 ] ||
+		{ echo "bench: BENCH_NGINX_PRIORITY must be -20..19" >&2; exit 2; }
+	[ "$BENCH_NGINX_PRIORITY" -lt 0 ] && [ "$(id -u)" != 0 ] &&
+		echo "bench: a negative BENCH_NGINX_PRIORITY needs root; nginx will only log an alert" >&2
+	MACHINE_NOTE="$MACHINE_NOTE; nginx worker_priority $BENCH_NGINX_PRIORITY"
+fi
+log "load before: $(cat /proc/loadavg); other nginx/fcgi_app processes: $(pgrep -c -x nginx) nginx, $(pgrep -c -x fcgi_app) fcgi_app; $MACHINE_NOTE"
 for ka in $MODES; do
 	log "== upstream keep-alive: $ka (0 = off)"
 	if only throughput; then start_stack "$ka" || exit 1; throughput "$ka"; fi
@@ -421,7 +435,7 @@ log "load after: $(cat /proc/loadavg)"
 {
 	echo
 	echo "== issue 5 benchmark table ($(date -u +%FT%TZ); ka=0: fastcgi_keep_conn off, ka=N: on + upstream keepalive N)"
-	echo "   machine: $(nproc) cores; $DAMON_NOTE"
+	echo "   machine: $(nproc) cores; $MACHINE_NOTE"
 	printf '%s\n' "${ROWS[@]}" | awk -F'\t' '{ printf "%-4s| %-62s| %-22s| %-s%s\n", $1, $2, $3, $4, ($5 == "" ? "" : "  [" $5 "]") }'
 } | tee -a "$LOG"
 echo "full log: $LOG; nginx and app warnings/errors: $ROOT/$BUILD/bench/last-run.errors.log ($(wc -l <"$ROOT/$BUILD/bench/last-run.errors.log") lines)"

@@ -13,13 +13,15 @@
                                      line, or "closed" if there was no reply
   peer.py get SOCK PATH [METHOD]     one FastCGI request; print its whole
                                      STDOUT (headers and body) as sent
-  peer.py kept SOCK close SECONDS    GET /coro with FCGI_KEEP_CONN; print
-                                     "kept" once answered, hold SECONDS, close
-  peer.py kept SOCK halfclose SECONDS  the same, then after SECONDS a
-                                     second /coro and a shutdown of the
-                                     write side in the same breath; print
-                                     that reply's status line
+  peer.py kept SOCK close|halfclose GOFILE
+                                     GET /coro with FCGI_KEEP_CONN; print
+                                     "kept" once answered; wait (<= 20 s)
+                                     until GOFILE exists; then close, or
+                                     send a second /coro and shut down the
+                                     write side in the same breath and
+                                     print that reply's status line
 """
+import os
 import socket
 import struct
 import sys
@@ -148,10 +150,10 @@ def main():
             print("closed")
             return
         print("kept", flush=True)
-        if sys.argv[3] == "close":
-            time.sleep(float(sys.argv[4]))
-        else:
-            time.sleep(float(sys.argv[4]))
+        deadline = time.monotonic() + 20
+        while not os.path.exists(sys.argv[4]) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        if sys.argv[3] == "halfclose":
             s.sendall(request(b"/coro", keep=True))
             s.shutdown(socket.SHUT_WR)
             print(status_line(read_reply(s, 5)))

@@ -8,29 +8,38 @@ PEER="python3 $IT_DIR_SELF/peer.py"
 STACK_KEEPALIVE=0
 it_start --idle-timeout 60 --read-timeout-ms 3000 --acceptors 2
 
-$PEER kept "$STACK_SOCK" close 1.5 >"$IT_TMP/kept" &
+# The app's open sockets (its fds, less the listener and eventfds, do not
+# change meanwhile: only differences are compared).
+app_socks() { find "/proc/$STACK_APP_PID/fd" -lname 'socket:*' 2>/dev/null | wc -l; }
+
+$PEER kept "$STACK_SOCK" close "$IT_TMP/go1" >"$IT_TMP/kept" &
 ppid=$!
 check_true "the peer's /coro was answered on a kept connection" \
 	stack_wait "grep -q kept '$IT_TMP/kept'" 10
 check_true "the app holds it idle" wait_counter idle_connections 5 1
+before=$(app_socks)
+touch "$IT_TMP/go1"
 wait $ppid
 t0=$(now_ms)
-check_true "closed by the app once the peer closed (idle timeout: 60 s)" wait_counter idle_connections 5 0
+check_true "the app closed its end once the peer closed (idle timeout: 60 s)" \
+	stack_wait "[ \$(app_socks) -eq $((before - 1)) ]" 5
 t=$(( $(now_ms) - t0 ))
 check_true "within ${t} ms (< 1000)" [ "$t" -lt 1000 ]
+check "not counted idle any more" 0 "$(counter idle_connections)"
 
-# Two silent peers hold both acceptor threads (3 s read timeout) while
-# the request and the half-close arrive, so the thread that takes the
+# Two silent peers hold both acceptor threads (3 s read timeout) before
+# the request and the half-close are sent, so the thread that takes the
 # connection sees both at once: data unread and the peer's FIN.
-$PEER kept "$STACK_SOCK" halfclose 1.2 >"$IT_TMP/half" &
+$PEER kept "$STACK_SOCK" halfclose "$IT_TMP/go2" >"$IT_TMP/half" &
 ppid=$!
-stack_wait "grep -q kept '$IT_TMP/half'" 10
+check_true "a second peer kept" stack_wait "grep -q kept '$IT_TMP/half'" 10
 $PEER silent "$STACK_SOCK" 5 >"$IT_TMP/sp1" &
 s1=$!
 $PEER silent "$STACK_SOCK" 5 >"$IT_TMP/sp2" &
 s2=$!
-check_true "two silent peers connected before the half-close" \
+check_true "two silent peers connected" \
 	stack_wait "grep -q connected '$IT_TMP/sp1' && grep -q connected '$IT_TMP/sp2'" 10
+touch "$IT_TMP/go2"
 wait $ppid
 check "a request followed by a half-close is answered" "kept
 Status: 200 OK" "$(cat "$IT_TMP/half")"
