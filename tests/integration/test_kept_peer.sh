@@ -8,8 +8,8 @@ PEER="python3 $IT_DIR_SELF/peer.py"
 STACK_KEEPALIVE=0
 it_start --idle-timeout 60 --read-timeout-ms 3000 --acceptors 2
 
-# The app's open sockets (its fds, less the listener and eventfds, do not
-# change meanwhile: only differences are compared).
+# The app's open sockets, its listener included: only the difference
+# across the peer's close is compared.
 app_socks() { find "/proc/$STACK_APP_PID/fd" -lname 'socket:*' 2>/dev/null | wc -l; }
 
 $PEER kept "$STACK_SOCK" close "$IT_TMP/go1" >"$IT_TMP/kept" &
