@@ -72,17 +72,24 @@ def read_all(s, limit):
         return data, False
 
 
+def records(data):
+    """(type, content, end offset) of each record whose header is in data;
+    the last one's content may be cut short (then end > len(data))."""
+    off = 0
+    while len(data) - off >= 8:
+        _, rtype, _, clen, plen = struct.unpack(">BBHHB", data[off:off + 7])
+        yield rtype, data[off + 8:off + 8 + clen], off + 8 + clen + plen
+        off += 8 + clen + plen
+
+
 def read_reply(s, limit):
     """The records of one reply, up to its END_REQUEST (None if none)."""
     s.settimeout(limit)
     data = b""
     while True:
-        off = 0
-        while len(data) - off >= 8:
-            _, rtype, _, clen, plen = struct.unpack(">BBHHB", data[off:off + 7])
-            off += 8 + clen + plen
-            if rtype == 3 and off <= len(data):  # FCGI_END_REQUEST
-                return data[:off]
+        for rtype, _, end in records(data):
+            if rtype == 3 and end <= len(data):  # FCGI_END_REQUEST
+                return data[:end]
         try:
             chunk = s.recv(4096)
         except (socket.timeout, OSError):
@@ -137,13 +144,9 @@ def main():
         method = sys.argv[4].encode() if len(sys.argv) > 4 else b"GET"
         s.send(request(sys.argv[3].encode(), method))
         data, _ = read_all(s, 5)
-        out = b""
-        while len(data) >= 8:
-            _, rtype, _, clen, plen = struct.unpack(">BBHHB", data[:7])
-            if rtype == 6:  # FCGI_STDOUT
-                out += data[8:8 + clen]
-            data = data[8 + clen + plen:]
-        sys.stdout.buffer.write(out)
+        sys.stdout.buffer.write(b"".join(
+            content for rtype, content, _ in records(data)
+            if rtype == 6))  # FCGI_STDOUT
     elif mode == "kept":
         s.send(request(b"/coro", keep=True))
         if read_reply(s, 5) is None:
@@ -160,10 +163,7 @@ def main():
     elif mode == "coro":
         s.send(request(b"/coro"))
         data, _ = read_all(s, 5)
-        if len(data) > 8 and data[1] == 6:
-            print(data[8:].split(b"\r\n", 1)[0].decode())
-        else:
-            print("closed")
+        print(status_line(data))
 
 
 main()
