@@ -182,20 +182,22 @@ static const char *request_path(FCGX_ParamArray env, size_t *len)
 	return p;
 }
 
-/* Reads stdin to EOF.  Returns the byte count, or -1 when the stream broke
+/* Reads stdin to EOF and throws it away (no route takes a body); more than
+ * cap bytes sets *too_big.  An oversized body is still read to its end:
+ * closing a unix socket with bytes unread makes the kernel reset it, and
+ * nginx, still writing the body or reading our reply, would answer 502
+ * instead of our 413.  The watchdog bounds how long this may take (twice
+ * the read timeout).  Returns the byte count, or -1 when the stream broke
  * (the connection cannot be answered reliably). */
 static long drain_stdin(FCGX_Stream *in, size_t cap, bool *too_big)
 {
-	char buf[4096];
+	char buf[16384];
 	long total = 0;
 	int n;
-	while ((n = FCGX_GetStr(buf, sizeof buf, in)) > 0) {
+	while ((n = FCGX_GetStr(buf, sizeof buf, in)) > 0)
 		total += n;
-		if ((size_t)total > cap) {
-			*too_big = true;
-			return total;
-		}
-	}
+	if ((size_t)total > cap)
+		*too_big = true;
 	return FCGX_GetError(in) ? -1 : total;
 }
 
@@ -253,7 +255,7 @@ static void serve(struct acceptor *a, unsigned self, int fd, bool reused)
 
 	const char *cl = FCGX_GetParam("CONTENT_LENGTH", fr.envp);
 	bool too_big = cl && *cl && strtoull(cl, NULL, 10) > a->opts.max_body;
-	long got = too_big ? 0 : drain_stdin(fr.in, a->opts.max_body, &too_big);
+	long got = drain_stdin(fr.in, a->opts.max_body, &too_big);
 	/* Reading is over: from here the watchdog must not touch this fd,
 	 * whose number may be reused once it is closed. */
 	set_slot(a, self, -1);
@@ -272,8 +274,9 @@ static void serve(struct acceptor *a, unsigned self, int fd, bool reused)
 	const char *path = request_path(fr.envp, &len);
 	if (!path && !r->early_status)
 		r->early_status = 400;
-	/* After an error, unread bytes (a body past the cap, a FILTER's data
-	 * stream) may follow: the connection cannot carry another request. */
+	/* After an error, unread bytes (a FILTER's data stream, a malformed
+	 * record) may follow: the connection is closed after the answer rather
+	 * than trusted with another request. */
 	if (r->early_status)
 		r->keep_conn = false;
 	if (path) {

@@ -12,6 +12,8 @@
 # STACK_KEEPALIVE=N turns on FastCGI keep-alive (`fastcgi_keep_conn on` and
 # `keepalive N` in the upstream); STACK_KEEPALIVE=0 turns it off.
 #
+# STACK_CLIENT_MAX_BODY=SIZE replaces nginx's client_max_body_size (64k).
+#
 # STACK_VALGRIND=1 runs the app under valgrind (memcheck); errors or
 # definite leaks make it exit 99, which the tests' exit check catches.
 #
@@ -53,6 +55,10 @@ stack_write_nginx_conf() {
 	sed "s#unix:/run/fcgi_app/app.sock#unix:$STACK_SOCK#" \
 		"$n/fcgi_app_upstream.conf" >"$d/fcgi_app_upstream.conf"
 	cp "$n/fcgi_app_locations.conf" "$n/fcgi_app_params.conf" "$d/"
+	# STACK_CLIENT_MAX_BODY=SIZE: nginx lets bodies up to SIZE through (the
+	# shipped 64k otherwise), e.g. to reach the app's own --max-body.
+	local body=${STACK_CLIENT_MAX_BODY:-64k}
+	sed -i "s#client_max_body_size 64k;#client_max_body_size $body;#" "$d/fcgi_app_locations.conf"
 	if [ -n "${STACK_KEEPALIVE:-}" ]; then
 		# Replace whatever the shipped files say with the requested mode.
 		sed -i '/^ *keepalive /d' "$d/fcgi_app_upstream.conf"
@@ -70,6 +76,7 @@ stack_write_nginx_conf() {
 			-e "s#worker_connections .*#worker_connections $((nofile / 2));#" \
 			-e "s#^error_log .*#error_log ${STACK_NGINX_LOG:-$d/nginx.log} notice;#" \
 			-e "s#^http {#http {\n    client_body_temp_path $d/tmp_body;\n    fastcgi_temp_path $d/tmp_fastcgi;\n    proxy_temp_path $d/tmp_proxy;\n    scgi_temp_path $d/tmp_scgi;\n    uwsgi_temp_path $d/tmp_uwsgi;#" \
+			-e "s#client_max_body_size 64k;#client_max_body_size $body;#" \
 			"$n/nginx.conf"
 	} >"$d/nginx.conf"
 }
