@@ -4,23 +4,17 @@
 # and nginx worker the CPU time and the run-queue wait during the fire (from
 # /proc/*/schedstat, ns), plus the hold client's own figures.
 #
-#   bench/fire_cpu.sh [N]        (default 10000; KA=64 for keep-alive mode;
+#   bench/fire_cpu.sh [N]        (default 10000; KA=8192 for keep-alive mode;
 #                                 APPARGS="--fire-batch 64" etc. for the app;
 #                                 PERF=1 adds a perf profile of the app)
-set -uo pipefail
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-cd "$ROOT"
-: "${BUILD:=build}"
-export BUILD
-. scripts/stack.sh
+. "$(dirname "$0")/common.sh"
 N=${1:-10000}
 DIR=$(mktemp -d /tmp/fcgi_app-firecpu.XXXXXX)
 trap 'stack_stop; rm -rf "$DIR"' EXIT
 ulimit -n "$(ulimit -Hn)"
-PORT=$((30000 + RANDOM % 5000))
+PORT=$(stack_free_port)
 STACK_KEEPALIVE=${KA:-0} stack_init "$DIR/stack" "$PORT"
-sed -i -e "s#backlog=4096;#backlog=4096 reuseport;#" \
-	-e "s#worker_connections .*#worker_connections $(($(ulimit -Hn) - 1000));#" "$DIR/stack/nginx.conf"
+bench_tune_nginx "$DIR/stack/nginx.conf"
 # shellcheck disable=SC2086
 stack_start_app ${APPARGS:-} || exit 1
 stack_start_nginx || exit 1

@@ -18,12 +18,7 @@
 # FLOOR_THREADS_KA, 256: libfcgi needs a thread per kept connection),
 # BENCH_NGINX_PRIORITY=N (nginx's workers at `worker_priority N`, e.g. -5),
 # BENCH_PAUSE_DAMON=1 (root: DAMON's kdamonds off for the run, see below).
-set -uo pipefail
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-cd "$ROOT"
-: "${BUILD:=build}"
-export BUILD
-. scripts/stack.sh
+. "$(dirname "$0")/common.sh"
 
 ROUNDS=${BENCH_ROUNDS:-3}
 SECS=${BENCH_SECS:-5}
@@ -110,25 +105,15 @@ trap 'exit 130' INT TERM
 
 log() { echo "$*" | tee -a "$LOG"; }
 
-free_port() {
-	local p
-	while :; do
-		p=$((20000 + RANDOM % 20000))
-		ss -Hltn "sport = :$p" | grep -q . || { echo "$p"; return; }
-	done
-}
-PORT=$(free_port)
+PORT=$(stack_free_port)
 URL=http://127.0.0.1:$PORT
 
 # ---- the stack ---------------------------------------------------------------
 
-# The generated nginx.conf, plus: the floor upstream and locations, and the
-# settings 10-15k held requests need on this machine (see docs/BENCHMARKS.md):
-# `reuseport` spreads the connection burst evenly over the two workers, and
-# worker_connections is raised to what one worker's fd limit allows.
+# The generated nginx.conf, plus the floor upstream and locations, and the
+# bench's settings (bench_tune_nginx in bench/common.sh).
 bench_nginx_conf() {
-	local d=$STACK_DIR ka=$1 nofile
-	nofile=$(ulimit -Hn)
+	local d=$STACK_DIR ka=$1
 	sed 's#^fastcgi_pass fcgi_app;#fastcgi_pass floor;#' "$d/fcgi_app_params.conf" >"$d/floor_params.conf"
 	local up="    upstream floor {\n        server unix:$d/floor.sock;"
 	[ "$ka" -gt 0 ] && up="$up\n        keepalive $ka;"
@@ -138,13 +123,8 @@ bench_nginx_conf() {
 	loc="$loc\n        location = /nginx200 { default_type \"text/html; charset=utf-8\"; return 200 '$body'; }"
 	sed -i -e "s#^\( *\)include fcgi_app_upstream.conf;#&\n$up#" \
 		-e "s#^\( *\)include fcgi_app_locations.conf;#&\n$loc#" \
-		-e "s#backlog=4096;#backlog=4096 reuseport;#" \
-		-e "s#worker_connections .*#worker_connections $((nofile - 1000));#" \
 		"$d/nginx.conf"
-	# BENCH_NGINX_PRIORITY=N: nginx's workers at nice N (worker_priority).
-	if [ -n "${BENCH_NGINX_PRIORITY:-}" ]; then
-		sed -i "s#^worker_processes .*#&\nworker_priority $BENCH_NGINX_PRIORITY;#" "$d/nginx.conf"
-	fi
+	bench_tune_nginx "$d/nginx.conf"
 }
 
 # start_stack KEEPALIVE APP_ARGS...: a fresh app, floor responder and nginx.

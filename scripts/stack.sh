@@ -6,6 +6,7 @@
 # stack_start_app ARGS   start $BUILD/fcgi_app on DIR/app.sock, wait for it
 # stack_start_nginx      start nginx on 127.0.0.1:PORT, wait for it
 # stack_stop             SIGTERM both, wait; safe to call twice
+# stack_free_port        a free port for nginx to listen on
 # stack_schedstat        CPU and run-queue wait of every app thread and
 #                        nginx worker so far
 #
@@ -24,6 +25,19 @@ STACK_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 : "${BUILD:=build}"
 STACK_APP_PID=""
 STACK_NGINX_PID=""
+
+# A port on 127.0.0.1 no socket uses, below the kernel's ephemeral range
+# (outgoing connections take ports from that range, and a listener cannot
+# bind a port a connection holds).
+stack_free_port() {
+	local low p
+	low=$(awk '{ print $1 }' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null)
+	[ -n "$low" ] && [ "$low" -gt 12000 ] || low=32768
+	while :; do
+		p=$((10000 + RANDOM % (low - 10000)))
+		[ -z "$(ss -Htan "sport = :$p")" ] && { echo "$p"; return; }
+	done
+}
 
 stack_init() {
 	STACK_DIR=$1

@@ -23,23 +23,10 @@ it_cleanup() {
 	rm -rf "$IT_TMP"
 }
 
-# A port on 127.0.0.1 no socket uses, below the kernel's ephemeral range
-# (outgoing connections take ports from that range, and a listener cannot
-# bind a port a connection holds).
-it_free_port() {
-	local low p
-	low=$(awk '{ print $1 }' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null)
-	[ -n "$low" ] && [ "$low" -gt 12000 ] || low=32768
-	while :; do
-		p=$((10000 + RANDOM % (low - 10000)))
-		[ -z "$(ss -Htan "sport = :$p")" ] && { echo "$p"; return; }
-	done
-}
-
 it_start() {
 	local attempt
 	for attempt in 1 2 3; do
-		IT_PORT=$(it_free_port)
+		IT_PORT=$(stack_free_port)
 		rm -rf "$IT_TMP/stack"
 		stack_init "$IT_TMP/stack" "$IT_PORT"
 		stack_start_app "$@" || { IT_FAIL=$((IT_FAIL + 1)); exit 1; }

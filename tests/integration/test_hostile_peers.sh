@@ -66,14 +66,14 @@ check_true "socket removed" [ ! -e "$STACK_SOCK" ]
 
 # TCP peers are checked against FCGI_WEB_SERVER_ADDRS, including IPv4
 # peers of a dual-stack listener and IPv6 peers.
-port=$(it_free_port)
+port=$(stack_free_port)
 FCGI_WEB_SERVER_ADDRS=10.9.9.9 "$STACK_ROOT/$BUILD/fcgi_app" --listen "127.0.0.1:$port" 2>"$IT_TMP/tcp1.log" &
 tpid=$!
 stack_wait "$PEER coro 127.0.0.1:$port | grep -q ." 10
 check "TCP peer outside FCGI_WEB_SERVER_ADDRS gets no answer" closed "$($PEER coro "127.0.0.1:$port")"
 kill -TERM $tpid; wait $tpid; rc=$?
 check "first TCP app exits 0" 0 "$rc"
-port=$(it_free_port)
+port=$(stack_free_port)
 FCGI_WEB_SERVER_ADDRS=127.0.0.1 "$STACK_ROOT/$BUILD/fcgi_app" --listen "[::]:$port" 2>"$IT_TMP/tcp2.log" &
 tpid=$!
 stack_wait "$PEER coro 127.0.0.1:$port | grep -q Status" 10
