@@ -7,7 +7,7 @@
 #
 #   bench/ab.sh BUILD_A BUILD_B [PAIRS]      (default 3 pairs)
 #
-# Environment: KA (64; 0 = no upstream keep-alive), SECS (5), PATH_AB
+# Environment: KA (8192; 0 = no upstream keep-alive), SECS (5), PATH_AB
 # (/coro).  Each BUILD is a build directory with fcgi_app in it, e.g.
 #   git stash; make BUILD=build-old; git stash pop; make
 #   bench/ab.sh build-old build
@@ -17,7 +17,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 [ $# -ge 2 ] || { echo "usage: bench/ab.sh BUILD_A BUILD_B [PAIRS]" >&2; exit 2; }
 A=$1 B=$2 PAIRS=${3:-3}
-KA=${KA:-64} SECS=${SECS:-5} PATH_AB=${PATH_AB:-/coro}
+KA=${KA:-8192} SECS=${SECS:-5} PATH_AB=${PATH_AB:-/coro}
 for b in "$A" "$B"; do
 	[ -x "$b/fcgi_app" ] || { echo "missing $b/fcgi_app" >&2; exit 1; }
 done
@@ -30,7 +30,8 @@ trap 'exit 130' INT TERM
 export STACK_KEEPALIVE=$KA
 
 one() { # BUILD LABEL
-	local port=$((30000 + RANDOM % 5000)) out rps n2
+	local port out rps n2
+	port=$(stack_free_port)
 	BUILD=$1
 	rm -rf "$DIR/stack"
 	stack_init "$DIR/stack" "$port"

@@ -12,7 +12,7 @@
 #                                LABEL (printed first)
 #
 # Prints one line: the idle p99 (first 3 s), then per fire "p99/fire->last
-# (exact bodies)" in ms.  Loopback only; bounded by the probe's duration
+# (exact bodies, probe samples)", times in ms.  Loopback only; bounded by the probe's duration
 # and the client's --timeout.
 . "$(dirname "$0")/common.sh"
 BIN=$ROOT/$BUILD/bench
@@ -41,10 +41,11 @@ wait "$probe"
 kv() { tr ' ' '\n' <<<"$1" | sed -n "s/^$2=//p" | head -1; }
 t0=$(awk 'NR == 1 { print $1 }' "$DIR/lat.txt")
 idle=$("$BIN/latprobe" --analyze "$DIR/lat.txt" --to $((t0 + 2900000000)) --label idle)
-printf '%s | idle p99 %s ms | fires (p99/last ms (bodies ok)):' "${LABEL:-ka=${KA:-0}}" "$(kv "$idle" p99_ms)"
+printf '%s | idle p99 %s ms | fires (p99/last ms (bodies ok, samples)):' "${LABEL:-ka=${KA:-0}}" "$(kv "$idle" p99_ms)"
 while read -r line; do
 	f=$("$BIN/latprobe" --analyze "$DIR/lat.txt" --from "$(kv "$line" t_fire_ns)" \
 		--to $(($(kv "$line" t_last_ns) + 100000000)) --label fire)
-	printf ' %s/%s(%s)' "$(kv "$f" p99_ms)" "$(kv "$line" fire_to_last_ms)" "$(kv "$line" body_ok)"
+	# n=0: the probe had stopped before this fire (rounds ran long).
+	printf ' %s/%s(%s,n=%s)' "$(kv "$f" p99_ms)" "$(kv "$line" fire_to_last_ms)" "$(kv "$line" body_ok)" "$(kv "$f" n)"
 done <"$DIR/hc.txt"
 echo

@@ -35,7 +35,7 @@ while [ $# -gt 0 ]; do
 	--modes) MODES=$2; shift ;;
 	--locust) LOCUST=1 ;;
 	--only) ONLY=$2; shift ;;
-	*) echo "usage: bench/run.sh [--quick] [--modes \"0 8192\"] [--locust]" >&2; exit 2 ;;
+	*) echo "usage: bench/run.sh [--quick] [--modes \"0 8192\"] [--only \"throughput hold latency compare pool lifecycle\"] [--locust]" >&2; exit 2 ;;
 	esac
 	shift
 done

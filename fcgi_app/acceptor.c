@@ -183,22 +183,24 @@ static const char *request_path(FCGX_ParamArray env, size_t *len)
 }
 
 /* Reads stdin to EOF and throws it away (no route takes a body); more than
- * cap bytes sets *too_big.  An oversized body is still read to its end:
- * closing a unix socket with bytes unread makes the kernel reset it, and
- * nginx, still writing the body or reading our reply, would answer 502
- * instead of our 413.  The watchdog bounds how long this may take (twice
- * the read timeout).  Returns the byte count, or -1 when the stream broke
+ * cap bytes sets *too_big.  An oversized body is still read to its end, up
+ * to discard bytes past cap: closing a unix socket with bytes unread makes
+ * the kernel reset it, and nginx, still writing the body or reading our
+ * reply, would answer 502 instead of our 413.  Past cap + discard reading
+ * stops, and the reply may be lost that way: the budget bounds what a
+ * peer can make an acceptor copy, as the watchdog (twice the read timeout)
+ * bounds the time.  Returns the byte count, or -1 when the stream broke
  * (the connection cannot be answered reliably). */
-static long drain_stdin(FCGX_Stream *in, size_t cap, bool *too_big)
+static long drain_stdin(FCGX_Stream *in, size_t cap, size_t discard, bool *too_big)
 {
 	char buf[16384];
-	long total = 0;
+	size_t total = 0;
 	int n;
-	while ((n = FCGX_GetStr(buf, sizeof buf, in)) > 0)
-		total += n;
-	if ((size_t)total > cap)
+	while (total <= cap + discard && (n = FCGX_GetStr(buf, sizeof buf, in)) > 0)
+		total += (size_t)n;
+	if (total > cap)
 		*too_big = true;
-	return FCGX_GetError(in) ? -1 : total;
+	return FCGX_GetError(in) ? -1 : (long)total;
 }
 
 /* Publishes (fd >= 0) or clears what thread i reads, for the watchdog and
@@ -254,8 +256,12 @@ static void serve(struct acceptor *a, unsigned self, int fd, bool reused)
 	r->status_page = param_is(fr.envp, "FCGI_APP_STATUS", "1");
 
 	const char *cl = FCGX_GetParam("CONTENT_LENGTH", fr.envp);
-	bool too_big = cl && *cl && strtoull(cl, NULL, 10) > a->opts.max_body;
-	long got = drain_stdin(fr.in, a->opts.max_body, &too_big);
+	unsigned long long clen = cl && *cl ? strtoull(cl, NULL, 10) : 0;
+	bool too_big = clen > a->opts.max_body;
+	/* A body announced past the discard budget is not read at all. */
+	long got = clen > (unsigned long long)a->opts.max_body + a->opts.max_discard
+	               ? 0
+	               : drain_stdin(fr.in, a->opts.max_body, a->opts.max_discard, &too_big);
 	/* Reading is over: from here the watchdog must not touch this fd,
 	 * whose number may be reused once it is closed. */
 	set_slot(a, self, -1);

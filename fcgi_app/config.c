@@ -55,6 +55,9 @@ static const struct option_spec specs[] = {
 	 "largest n for /sleep/<n>; more is 400 (default 60)"},
 	{"max-body", "FCGI_APP_MAX_BODY", OPT_SIZE, F(max_body), 0, 1 << 30,
 	 "request body bytes; more is 413 (default 65536)"},
+	{"max-discard", "FCGI_APP_MAX_DISCARD", OPT_SIZE, F(max_discard), 0, 1 << 30,
+	 "bytes past --max-body read and dropped so the 413 reaches nginx; a "
+	 "larger body is cut off (default 16777216)"},
 	{"read-timeout-ms", "FCGI_APP_READ_TIMEOUT_MS", OPT_UINT,
 	 F(read_timeout_ms), 1, 600000,
 	 "ms a request read may stall before it is dropped (default 5000)"},
@@ -92,6 +95,7 @@ void config_defaults(struct config *c)
 		.pending_timeout = 300,
 		.max_sleep = 60,
 		.max_body = 65536,
+		.max_discard = 16777216,
 		.read_timeout_ms = 5000,
 		.write_timeout = 30,
 		.idle_timeout = 120,

@@ -543,6 +543,7 @@ int server_start(struct server *s, int listen_fd)
 	struct acceptor_opts o = {
 		.threads = s->cfg->acceptors,
 		.max_body = s->cfg->max_body,
+		.max_discard = s->cfg->max_discard,
 		.read_timeout_ms = s->cfg->read_timeout_ms,
 		.max_sleep = s->cfg->max_sleep,
 		.idle_timeout_s = s->cfg->idle_timeout,

@@ -26,6 +26,7 @@ struct request;
 struct acceptor_opts {
 	unsigned threads;
 	size_t max_body;          /* stdin bytes accepted; more is 413 */
+	size_t max_discard;       /* bytes past max_body read and dropped for a clean 413 */
 	unsigned read_timeout_ms; /* a peer that stalls mid-request is dropped */
 	unsigned long max_sleep;  /* for the router */
 	unsigned idle_timeout_s;  /* a kept connection idle longer is closed */

@@ -23,6 +23,7 @@ struct config {
 	unsigned pending_timeout;  /* seconds before a held request gets 504 */
 	unsigned long max_sleep;   /* /sleep/<n> above it: 400 */
 	size_t max_body;           /* request body bytes; 413 past it */
+	size_t max_discard;        /* past max_body, bytes read to answer 413 */
 	unsigned read_timeout_ms;  /* a stalled request read is dropped */
 	unsigned write_timeout;    /* seconds nginx may take to read a reply */
 	unsigned idle_timeout;     /* seconds a kept connection may idle */
