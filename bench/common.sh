@@ -20,3 +20,17 @@ bench_tune_nginx() {
 		sed -i "s#^worker_processes .*#&\nworker_priority $BENCH_NGINX_PRIORITY;#" "$1"
 	fi
 }
+
+# bench_private_stack NAME: for a script with one stack of its own.  Sets
+# DIR (a private dir, removed at exit after the stack and any background
+# job are stopped) and PORT (free, on 127.0.0.1), raises the fd limit, and
+# writes the stack's configs for STACK_KEEPALIVE=${KA:-0} with the bench's
+# nginx settings.
+bench_private_stack() {
+	DIR=$(mktemp -d "/tmp/fcgi_app-$1.XXXXXX")
+	trap 'stack_stop; kill $(jobs -p) 2>/dev/null; rm -rf "$DIR"' EXIT
+	ulimit -n "$(ulimit -Hn)"
+	PORT=$(stack_free_port)
+	STACK_KEEPALIVE=${KA:-0} stack_init "$DIR/stack" "$PORT"
+	bench_tune_nginx "$DIR/stack/nginx.conf"
+}

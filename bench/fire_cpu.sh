@@ -9,12 +9,7 @@
 #                                 PERF=1 adds a perf profile of the app)
 . "$(dirname "$0")/common.sh"
 N=${1:-10000}
-DIR=$(mktemp -d /tmp/fcgi_app-firecpu.XXXXXX)
-trap 'stack_stop; rm -rf "$DIR"' EXIT
-ulimit -n "$(ulimit -Hn)"
-PORT=$(stack_free_port)
-STACK_KEEPALIVE=${KA:-0} stack_init "$DIR/stack" "$PORT"
-bench_tune_nginx "$DIR/stack/nginx.conf"
+bench_private_stack firecpu
 # shellcheck disable=SC2086
 stack_start_app ${APPARGS:-} || exit 1
 stack_start_nginx || exit 1

@@ -18,12 +18,7 @@
 BIN=$ROOT/$BUILD/bench
 N=${N:-10000}
 ROUNDS=${ROUNDS:-5}
-DIR=$(mktemp -d /tmp/fcgi_app-fires.XXXXXX)
-trap 'stack_stop; kill $(jobs -p) 2>/dev/null; rm -rf "$DIR"' EXIT
-ulimit -n "$(ulimit -Hn)"
-PORT=$(stack_free_port)
-STACK_KEEPALIVE=${KA:-0} stack_init "$DIR/stack" "$PORT"
-bench_tune_nginx "$DIR/stack/nginx.conf"
+bench_private_stack fires
 # shellcheck disable=SC2086
 stack_start_app --max-pending 20000 ${APPARGS:-} >/dev/null || exit 1
 stack_start_nginx || exit 1
