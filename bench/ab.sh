@@ -12,9 +12,7 @@
 #   git stash; make BUILD=build-old; git stash pop; make
 #   bench/ab.sh build-old build
 # Loopback only; every run is bounded by wrk's duration.
-set -uo pipefail
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-cd "$ROOT"
+. "$(dirname "$0")/common.sh"
 [ $# -ge 2 ] || { echo "usage: bench/ab.sh BUILD_A BUILD_B [PAIRS]" >&2; exit 2; }
 A=$1 B=$2 PAIRS=${3:-3}
 KA=${KA:-8192} SECS=${SECS:-5} PATH_AB=${PATH_AB:-/coro}
@@ -22,7 +20,6 @@ for b in "$A" "$B"; do
 	[ -x "$b/fcgi_app" ] || { echo "missing $b/fcgi_app" >&2; exit 1; }
 done
 command -v wrk >/dev/null || { echo "wrk missing: make deps-bench" >&2; exit 1; }
-. scripts/stack.sh
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 DIR=$(mktemp -d /tmp/fcgi_app-ab.XXXXXX)
 trap 'stack_stop; rm -rf "$DIR"' EXIT

@@ -1,4 +1,4 @@
-# Sourced by the bench scripts (run.sh, fire_cpu.sh, fires.sh): strict
+# Sourced by the bench scripts (run.sh, ab.sh, fire_cpu.sh, fires.sh): strict
 # mode, the checkout's root as the working directory, BUILD, the stack
 # functions of scripts/stack.sh, and the bench's own nginx settings.
 set -uo pipefail
