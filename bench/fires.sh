@@ -9,7 +9,11 @@
 #                                APPARGS (app flags), BENCH_NGINX_PRIORITY
 #                                (nginx worker_priority), HCWRAP (a command put
 #                                before the hold client, e.g. "nice -n 10"),
-#                                LABEL (printed first)
+#                                PROBEWRAP (the same for the /coro probe),
+#                                HOLD_S (seconds held before each fire; 1.5),
+#                                FIRES_KEEP (a dir: keep the probe's samples
+#                                and the client's lines there), LABEL
+#                                (printed first)
 #
 # Prints one line: the idle p99 (first 3 s), then per fire "p99/fire->last
 # (exact bodies, probe samples)", times in ms.  Loopback only; bounded by the probe's duration
@@ -18,21 +22,24 @@
 BIN=$ROOT/$BUILD/bench
 N=${N:-10000}
 ROUNDS=${ROUNDS:-5}
+HOLD_S=${HOLD_S:-1.5}
 bench_private_stack fires
 # shellcheck disable=SC2086
 stack_start_app --max-pending 20000 ${APPARGS:-} >/dev/null || exit 1
 stack_start_nginx || exit 1
-"$BIN/latprobe" --port "$PORT" --path /coro --rate 1000 --conns 4 --duration $((6 + ROUNDS * 6)) \
+# shellcheck disable=SC2086
+${PROBEWRAP:-} "$BIN/latprobe" --port "$PORT" --path /coro --rate 1000 --conns 4 --duration $((6 + ROUNDS * (5 + ${HOLD_S%.*}))) \
 	--out "$DIR/lat.txt" --label whole >/dev/null &
 probe=$!
 sleep 3
 for _ in $(seq 1 "$ROUNDS"); do
 	# shellcheck disable=SC2086
-	${HCWRAP:-} timeout 60 "$BIN/holdclient" --port "$PORT" --n "$N" --mode fire --hold-seconds 1.5 \
+	${HCWRAP:-} timeout 60 "$BIN/holdclient" --port "$PORT" --n "$N" --mode fire --hold-seconds "$HOLD_S" \
 		--timeout 50 >>"$DIR/hc.txt"
 	sleep 0.5
 done
 wait "$probe"
+[ -n "${FIRES_KEEP:-}" ] && cp "$DIR/lat.txt" "$DIR/hc.txt" "$FIRES_KEEP/"
 kv() { tr ' ' '\n' <<<"$1" | sed -n "s/^$2=//p" | head -1; }
 t0=$(awk 'NR == 1 { print $1 }' "$DIR/lat.txt")
 idle=$("$BIN/latprobe" --analyze "$DIR/lat.txt" --to $((t0 + 2900000000)) --label idle)

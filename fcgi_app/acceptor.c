@@ -8,6 +8,7 @@
 #include <fastcgi.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -72,9 +73,14 @@ struct acceptor {
 	bool tcp;         /* listen_fd is TCP (TCP_NODELAY on each connection) */
 	int ep_fd;        /* the threads wait here: listen fd, wake fd, idle conns */
 	int wake_fd;      /* eventfd (semaphore): one count per queued conn */
-	atomic_int reserve_fd; /* spare fd given up to shed a connection at EMFILE */
+	/* Accepting is serialized (accept_mu), so that shedding's close of the
+	 * reserve, accept, close and reopen cannot lose the freed number to
+	 * another thread's accept: nothing else in the app opens fds once it
+	 * runs, so under accept_mu the reserve always comes back. */
+	pthread_mutex_t accept_mu;
+	int reserve_fd; /* under accept_mu: spare fd given up to shed at EMFILE */
 	atomic_bool stopping;
-	pthread_mutex_t mu; /* ready queue, idle table, reserve_fd, slots, watchdog wait */
+	pthread_mutex_t mu; /* ready queue, idle table, slots, watchdog wait */
 	pthread_cond_t stop_cv;
 	/* FIFO ring of ready connections.  Accepting drains the kernel's
 	 * backlog (capped by somaxconn; a full one is a 502 from nginx) into
@@ -294,21 +300,68 @@ static void serve(struct acceptor *a, unsigned self, int fd, bool reused)
 	a->deliver(a->ctx, r);
 }
 
+/* Reads what nginx sends on fd up to the request's empty FCGI_STDIN record
+ * (the end of a request), for at most timeout_ms and cap bytes.  Closing a
+ * unix socket with bytes unread resets it, and a close before nginx has
+ * written its request fails nginx's write: either way nginx answers 502
+ * instead of relaying ours. */
+static void drain_request(int fd, int timeout_ms, size_t cap)
+{
+	unsigned char buf[4096], hdr[8];
+	size_t hlen = 0, skip = 0, total = 0;
+	uint64_t until = clock_ms() + (uint64_t)timeout_ms;
+	for (;;) {
+		uint64_t now = clock_ms();
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		if (now >= until || poll(&p, 1, (int)(until - now)) <= 0)
+			return;
+		ssize_t n = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+		if (n <= 0)
+			return; /* EOF or error: nothing more will come */
+		total += (size_t)n;
+		for (ssize_t i = 0; i < n;) {
+			if (skip > 0) {
+				size_t k = (size_t)(n - i) < skip ? (size_t)(n - i) : skip;
+				skip -= k;
+				i += (ssize_t)k;
+				continue;
+			}
+			hdr[hlen++] = buf[i++];
+			if (hlen < sizeof hdr)
+				continue;
+			hlen = 0;
+			size_t clen = (size_t)hdr[4] << 8 | hdr[5];
+			if (hdr[1] == FCGI_STDIN && clen == 0)
+				return;
+			skip = clen + hdr[6];
+		}
+		if (total > cap)
+			return;
+	}
+}
+
 /* At the fd limit the pending connection would sit in the backlog until
  * nginx times out.  Give up the reserve fd, take the connection, answer 503
- * and close it, so nginx and its client learn at once. */
-static void shed_one(struct acceptor *a)
+ * and close it, so nginx and its client learn at once.  Called under
+ * accept_mu.  1 when one was shed, 0 when there was none to take (accept
+ * fails with EMFILE before it looks at the backlog), -1 when no reserve
+ * could be had. */
+static int shed_one(struct acceptor *a)
 {
 	static const char detail[] =
 	    "The server has run out of file descriptors; retry shortly.";
-	pthread_mutex_lock(&a->mu);
-	if (a->reserve_fd >= 0)
-		close(a->reserve_fd);
+	if (a->reserve_fd < 0)
+		a->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (a->reserve_fd < 0)
+		return -1;
+	close(a->reserve_fd);
 	a->reserve_fd = -1;
 	int fd = accept4(a->listen_fd, NULL, NULL, SOCK_CLOEXEC);
-	if (fd >= 0) {
-		char drain[4096];
-		(void)recv(fd, drain, sizeof drain, MSG_DONTWAIT);
+	if (fd >= 0 && peer_allowed(fd)) {
+		/* nginx writes its request right after connecting; 64 KiB is
+		 * its default client_body_buffer_size and more than the shipped
+		 * configuration lets through. */
+		drain_request(fd, 50, 64 * 1024 + 16 * 1024);
 		char body[256], out[512];
 		size_t blen = response_page(body, sizeof body, 503, detail);
 		struct response resp = {.status = 503, .body = body,
@@ -318,24 +371,14 @@ static void shed_one(struct acceptor *a)
 		size_t n = response_encode(out, sizeof out, 1, &resp);
 		if (n <= sizeof out)
 			(void)send(fd, out, n, MSG_DONTWAIT | MSG_NOSIGNAL);
-		close(fd);
 	}
+	if (fd >= 0)
+		close(fd);
 	a->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	pthread_mutex_unlock(&a->mu);
 	static _Atomic uint64_t last_log;
-	if (once_a_second(&last_log))
+	if (fd >= 0 && once_a_second(&last_log))
 		log_warn("msg=\"out of file descriptors, shedding connections\"");
-	sleep_ms(10);
-}
-
-/* Another thread may have taken the slot shed_one freed; take a reserve
- * again as soon as fds are available. */
-static void restore_reserve(struct acceptor *a)
-{
-	pthread_mutex_lock(&a->mu);
-	if (a->reserve_fd < 0)
-		a->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	pthread_mutex_unlock(&a->mu);
+	return fd >= 0;
 }
 
 /* Appends under the lock; the caller wakes the threads.  0 or -ENOMEM. */
@@ -384,27 +427,51 @@ static void wake(struct acceptor *a, uint64_t n)
 static void accept_batch(struct acceptor *a)
 {
 	int fds[ACCEPT_BATCH];
-	unsigned n = 0;
-	while (n < ACCEPT_BATCH) {
+	unsigned n = 0, shed = 0;
+	bool nap = false;
+	pthread_mutex_lock(&a->accept_mu);
+	while (n < ACCEPT_BATCH && shed < ACCEPT_BATCH) {
 		/* Without SOCK_NONBLOCK the new fd is blocking, as libfcgi
 		 * needs; the loop only ever uses MSG_DONTWAIT on it. */
 		int fd = accept4(a->listen_fd, NULL, NULL, SOCK_CLOEXEC);
-		if (fd < 0) {
-			if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO)
-				continue; /* that one went away; try the next */
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				break; /* backlog empty (or another thread took it) */
-			if (errno == EMFILE || errno == ENFILE) {
-				shed_one(a);
-				break;
-			}
-			static _Atomic uint64_t last_log;
-			if (once_a_second(&last_log))
-				log_error("msg=\"accept failed\" errno=%d err=\"%s\"",
-				          errno, strerror(errno));
-			sleep_ms(10); /* never spin on a persistent error */
-			break;
+		if (fd >= 0) {
+			fds[n++] = fd;
+			continue;
 		}
+		int err = errno;
+		if (err == EINTR || err == ECONNABORTED || err == EPROTO)
+			continue; /* that one went away; try the next */
+		if (err == EAGAIN || err == EWOULDBLOCK)
+			break; /* backlog empty (or another thread took it) */
+		bool nofd = err == EMFILE || err == ENFILE;
+		int r = nofd ? shed_one(a) : -1;
+		if (r > 0) {
+			shed++;
+			continue; /* the backlog may hold more */
+		}
+		if (r == 0)
+			break;
+		static _Atomic uint64_t last_log;
+		if (once_a_second(&last_log)) {
+			if (nofd)
+				log_error("msg=\"out of file descriptors, no reserve "
+				          "to shed with\"");
+			else
+				log_error("msg=\"accept failed\" errno=%d err=\"%s\"",
+				          err, strerror(err));
+		}
+		nap = true; /* never spin on a persistent error */
+		break;
+	}
+	/* A reserve a failed reopen lost comes back once fds are free. */
+	if (a->reserve_fd < 0)
+		a->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	pthread_mutex_unlock(&a->accept_mu);
+	if (nap)
+		sleep_ms(10);
+	unsigned kept = 0;
+	for (unsigned i = 0; i < n; i++) {
+		int fd = fds[i];
 		if (!peer_allowed(fd)) {
 			close(fd);
 			continue;
@@ -414,17 +481,15 @@ static void accept_batch(struct acceptor *a)
 			(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 		}
 		set_timeouts(fd, a->opts.read_timeout_ms);
-		fds[n++] = fd;
+		fds[kept++] = fd;
 	}
-	if (n > 0 && atomic_load(&a->reserve_fd) < 0)
-		restore_reserve(a);
 	unsigned queued = 0;
 	pthread_mutex_lock(&a->mu);
-	for (; queued < n; queued++)
+	for (; queued < kept; queued++)
 		if (push_ready_locked(a, fds[queued]) < 0)
 			break;
 	pthread_mutex_unlock(&a->mu);
-	for (unsigned i = queued; i < n; i++)
+	for (unsigned i = queued; i < kept; i++)
 		close(fds[i]); /* out of memory: nginx sees a reset */
 	wake(a, queued);
 }
@@ -661,6 +726,7 @@ struct acceptor *acceptor_start(int listen_fd, const struct acceptor_opts *o,
 	a->threads = calloc(a->opts.threads, sizeof *a->threads);
 	a->slots = calloc(a->opts.threads, sizeof *a->slots);
 	pthread_mutex_init(&a->mu, NULL);
+	pthread_mutex_init(&a->accept_mu, NULL);
 	pthread_condattr_t cattr;
 	pthread_condattr_init(&cattr);
 	/* A wall-clock step must not stall the watchdog. */
@@ -761,6 +827,7 @@ void acceptor_stop(struct acceptor *a)
 		close(a->reserve_fd);
 	pthread_cond_destroy(&a->stop_cv);
 	pthread_mutex_destroy(&a->mu);
+	pthread_mutex_destroy(&a->accept_mu);
 	free(a->threads);
 	free(a->slots);
 	free(a);

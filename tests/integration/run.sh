@@ -6,15 +6,29 @@ here=$(cd "$(dirname "$0")" && pwd)
 export BUILD=${BUILD:-build}
 pass=0
 fail=0
+# Every process a test starts inherits this token, so a stray app is told
+# from anyone else's (a `make run` beside the tests) by its environment,
+# whatever its arguments (unix socket, TCP, valgrind).
+export FCGI_APP_IT_RUN="$$.$(date +%s%N)"
+strays() {
+	local p
+	for p in $(pgrep -f "fcgi_app"); do
+		tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx "FCGI_APP_IT_RUN=$FCGI_APP_IT_RUN" &&
+			[ "$p" != $$ ] && echo "$p"
+	done
+}
 for t in "$here"/test_*.sh; do
 	name=$(basename "$t" .sh)
 	echo "== $name ($BUILD)"
 	if timeout 600 bash "$t"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "== $name FAILED"; fi
+	# No process may survive its test file.
+	s=$(strays)
+	if [ -n "$s" ]; then
+		echo "FAIL $name left processes behind:"
+		for p in $s; do ps -o pid=,args= -p "$p"; done
+		kill -9 $s 2>/dev/null
+		fail=$((fail + 1))
+	fi
 done
-# No stray processes may survive a test file.
-if pgrep -f "$BUILD/fcgi_app --socket /tmp/fcgi_app-it" >/dev/null; then
-	echo "FAIL stray fcgi_app processes:"; pgrep -af "$BUILD/fcgi_app --socket /tmp/fcgi_app-it"
-	fail=$((fail + 1))
-fi
 echo "integration ($BUILD): $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
