@@ -231,8 +231,14 @@ hold_fire() {
 	non2xx=$(kv "$out" non2xx); per=$(kv "$out" rss_per_pending_b); cpu=$(kv "$out" client_cpu_ms)
 	row 3 "ka=$ka hold $n /simple, one fire: 200 + exact body" "$body_ok / $n" \
 		"non-2xx $non2xx, held $(kv "$out" held), errors $(kv "$out" errors)" "$(yn [ "$body_ok" = "$n" ])"
-	row 3 "ka=$ka fire -> last of $n completed" "$last ms" "<= 500 ms (first $(kv "$out" fire_to_first_ms), p50 $(kv "$out" fire_to_p50_ms); client CPU ${cpu} ms total)" \
-		"$(yn le "${last:-99999}" 500)"
+	# Target 3 bounds the fire -> last time at 10,000 only; at 15,000 the
+	# default --fire-rate (25,000/s) alone takes 600 ms, so that row is
+	# information, not a verdict.
+	local crit="<= 500 ms" verdict
+	verdict=$(yn le "${last:-99999}" 500)
+	[ "$n" -gt 10000 ] && { crit="info: the 500 ms bound is at 10,000; 25,000/s takes $((n / 25)) ms"; verdict=""; }
+	row 3 "ka=$ka fire -> last of $n completed" "$last ms" "$crit (first $(kv "$out" fire_to_first_ms), p50 $(kv "$out" fire_to_p50_ms); client CPU ${cpu} ms total)" \
+		"$verdict"
 	row 3 "ka=$ka app RSS growth per pending ($n held)" "$per B" \
 		"<= 1024 B (VmRSS $(kv "$out" rss_before_kb) -> $(kv "$out" rss_held_kb) kB)" "$(yn le "${per:-99999}" 1024)"
 }
