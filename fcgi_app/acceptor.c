@@ -43,6 +43,10 @@ _Static_assert(offsetof(FCGX_Request, keepConnection) == 56,
  * away from the queue it also serves. */
 #define ACCEPT_BATCH 64
 
+/* The longest one pass of accepts spends shedding at the fd limit, most
+ * of it waiting for nginx's requests (which normally are there at once). */
+#define SHED_BUDGET_MS 50
+
 /* A kept-alive connection between two requests.  The table is indexed by
  * fd; an entry is live while `waiting` is set, and then sits on the FIFO
  * (oldest first: every entry has the same timeout, so arrival order is
@@ -75,8 +79,9 @@ struct acceptor {
 	int wake_fd;      /* eventfd (semaphore): one count per queued conn */
 	/* Accepting is serialized (accept_mu), so that shedding's close of the
 	 * reserve, accept, close and reopen cannot lose the freed number to
-	 * another thread's accept: nothing else in the app opens fds once it
-	 * runs, so under accept_mu the reserve always comes back. */
+	 * another thread's accept.  Nothing else in the app opens fds once it
+	 * runs, so at EMFILE the reserve always comes back (at ENFILE another
+	 * process may take the slot; the next pass retries). */
 	pthread_mutex_t accept_mu;
 	int reserve_fd; /* under accept_mu: spare fd given up to shed at EMFILE */
 	atomic_bool stopping;
@@ -340,28 +345,35 @@ static void drain_request(int fd, int timeout_ms, size_t cap)
 	}
 }
 
+/* What shed_one did. */
+enum shed {
+	SHED_NONE,   /* the backlog was empty (accept fails with EMFILE first) */
+	SHED_ONE,    /* took a connection: answered 503, or refused its peer */
+	SHED_FAILED, /* no reserve to give up, or accept failed otherwise */
+};
+
 /* At the fd limit the pending connection would sit in the backlog until
  * nginx times out.  Give up the reserve fd, take the connection, answer 503
  * and close it, so nginx and its client learn at once.  Called under
- * accept_mu.  1 when one was shed, 0 when there was none to take (accept
- * fails with EMFILE before it looks at the backlog), -1 when no reserve
- * could be had. */
-static int shed_one(struct acceptor *a)
+ * accept_mu; waits at most drain_ms for nginx's request. */
+static enum shed shed_one(struct acceptor *a, int drain_ms)
 {
 	static const char detail[] =
 	    "The server has run out of file descriptors; retry shortly.";
 	if (a->reserve_fd < 0)
 		a->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if (a->reserve_fd < 0)
-		return -1;
+		return SHED_FAILED;
 	close(a->reserve_fd);
 	a->reserve_fd = -1;
 	int fd = accept4(a->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+	int err = errno;
 	if (fd >= 0 && peer_allowed(fd)) {
-		/* nginx writes its request right after connecting; 64 KiB is
-		 * its default client_body_buffer_size and more than the shipped
-		 * configuration lets through. */
-		drain_request(fd, 50, 64 * 1024 + 16 * 1024);
+		/* nginx writes its request right after connecting.  A body
+		 * larger than the socket buffers cannot all arrive in time;
+		 * nginx then reports a 502, as for any reset. */
+		drain_request(fd, drain_ms,
+		              a->opts.max_body + a->opts.max_discard + 64 * 1024);
 		char body[256], out[512];
 		size_t blen = response_page(body, sizeof body, 503, detail);
 		struct response resp = {.status = 503, .body = body,
@@ -375,10 +387,11 @@ static int shed_one(struct acceptor *a)
 	if (fd >= 0)
 		close(fd);
 	a->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	static _Atomic uint64_t last_log;
-	if (fd >= 0 && once_a_second(&last_log))
-		log_warn("msg=\"out of file descriptors, shedding connections\"");
-	return fd >= 0;
+	if (fd >= 0 || err == EINTR || err == ECONNABORTED || err == EPROTO)
+		return SHED_ONE; /* progress: the next one may follow */
+	if (err == EAGAIN || err == EWOULDBLOCK)
+		return SHED_NONE;
+	return SHED_FAILED; /* the freed number did not help (ENFILE, ENOMEM) */
 }
 
 /* Appends under the lock; the caller wakes the threads.  0 or -ENOMEM. */
@@ -428,9 +441,12 @@ static void accept_batch(struct acceptor *a)
 {
 	int fds[ACCEPT_BATCH];
 	unsigned n = 0, shed = 0;
-	bool nap = false;
+	int fail_err = 0;
+	/* Shedding holds accept_mu while it waits for nginx's requests, and
+	 * the other acceptor waits for it; one budget per pass bounds both. */
+	uint64_t shed_until = 0;
 	pthread_mutex_lock(&a->accept_mu);
-	while (n < ACCEPT_BATCH && shed < ACCEPT_BATCH) {
+	while (n < ACCEPT_BATCH && !atomic_load(&a->stopping)) {
 		/* Without SOCK_NONBLOCK the new fd is blocking, as libfcgi
 		 * needs; the loop only ever uses MSG_DONTWAIT on it. */
 		int fd = accept4(a->listen_fd, NULL, NULL, SOCK_CLOEXEC);
@@ -442,33 +458,42 @@ static void accept_batch(struct acceptor *a)
 		if (err == EINTR || err == ECONNABORTED || err == EPROTO)
 			continue; /* that one went away; try the next */
 		if (err == EAGAIN || err == EWOULDBLOCK)
-			break; /* backlog empty (or another thread took it) */
-		bool nofd = err == EMFILE || err == ENFILE;
-		int r = nofd ? shed_one(a) : -1;
-		if (r > 0) {
-			shed++;
-			continue; /* the backlog may hold more */
+			break; /* backlog empty */
+		if (err == EMFILE || err == ENFILE) {
+			uint64_t now = clock_ms();
+			if (shed_until == 0)
+				shed_until = now + SHED_BUDGET_MS;
+			if (now >= shed_until)
+				break; /* epoll reports the rest again */
+			enum shed r = shed_one(a, (int)(shed_until - now));
+			if (r == SHED_ONE) {
+				shed++;
+				continue; /* the backlog may hold more */
+			}
+			if (r == SHED_NONE)
+				break;
 		}
-		if (r == 0)
-			break;
-		static _Atomic uint64_t last_log;
-		if (once_a_second(&last_log)) {
-			if (nofd)
-				log_error("msg=\"out of file descriptors, no reserve "
-				          "to shed with\"");
-			else
-				log_error("msg=\"accept failed\" errno=%d err=\"%s\"",
-				          err, strerror(err));
-		}
-		nap = true; /* never spin on a persistent error */
+		fail_err = err;
 		break;
 	}
 	/* A reserve a failed reopen lost comes back once fds are free. */
 	if (a->reserve_fd < 0)
 		a->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	pthread_mutex_unlock(&a->accept_mu);
-	if (nap)
-		sleep_ms(10);
+	/* Logged after unlocking: a blocked stderr must not stop accepting. */
+	static _Atomic uint64_t last_shed_log, last_fail_log;
+	if (shed && once_a_second(&last_shed_log))
+		log_warn("msg=\"out of file descriptors, shedding connections\"");
+	if (fail_err) {
+		if (once_a_second(&last_fail_log)) {
+			if (fail_err == EMFILE || fail_err == ENFILE)
+				log_error("msg=\"out of file descriptors, cannot shed\"");
+			else
+				log_error("msg=\"accept failed\" errno=%d err=\"%s\"",
+				          fail_err, strerror(fail_err));
+		}
+		sleep_ms(10); /* never spin on a persistent error */
+	}
 	unsigned kept = 0;
 	for (unsigned i = 0; i < n; i++) {
 		int fd = fds[i];

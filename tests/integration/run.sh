@@ -6,15 +6,16 @@ here=$(cd "$(dirname "$0")" && pwd)
 export BUILD=${BUILD:-build}
 pass=0
 fail=0
-# Every process a test starts inherits this token, so a stray app is told
-# from anyone else's (a `make run` beside the tests) by its environment,
-# whatever its arguments (unix socket, TCP, valgrind).
+# Every process a test starts inherits this token, so whatever a test
+# leaves running (an app with any arguments, nginx, a client) is told from
+# anyone else's (a `make run` beside the tests) by its environment.
 export FCGI_APP_IT_RUN="$$.$(date +%s%N)"
 strays() {
-	local p
-	for p in $(pgrep -f "fcgi_app"); do
-		tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx "FCGI_APP_IT_RUN=$FCGI_APP_IT_RUN" &&
-			[ "$p" != $$ ] && echo "$p"
+	local d p
+	for d in /proc/[0-9]*; do
+		p=${d#/proc/}
+		[ "$p" = $$ ] || [ "$p" = "$BASHPID" ] && continue
+		grep -qzx "FCGI_APP_IT_RUN=$FCGI_APP_IT_RUN" "$d/environ" 2>/dev/null && echo "$p"
 	done
 }
 for t in "$here"/test_*.sh; do
