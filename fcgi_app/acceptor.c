@@ -21,6 +21,7 @@
 #include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -67,6 +68,11 @@ struct idle_ent {
 struct slot {
 	int fd;            /* -1 when the thread is not inside libfcgi */
 	uint64_t since_ms; /* when it started reading this request */
+	/* The socket's inode, taken by the watchdog on its first look (0:
+	 * not yet).  libfcgi closes a failed connection's fd itself, before
+	 * the thread clears its slot; a connection accepted in that instant
+	 * may get the same number, and the inode tells it apart. */
+	ino_t ino;
 };
 
 struct acceptor {
@@ -224,6 +230,7 @@ static bool set_slot(struct acceptor *a, unsigned i, int fd)
 	bool ok = fd < 0 || !atomic_load(&a->stopping);
 	a->slots[i].fd = ok ? fd : -1;
 	a->slots[i].since_ms = clock_ms();
+	a->slots[i].ino = 0;
 	pthread_mutex_unlock(&a->mu);
 	return ok;
 }
@@ -245,8 +252,8 @@ static void serve(struct acceptor *a, unsigned self, int fd, bool reused)
 	if (rc < 0) {
 		/* Protocol error, EOF or read timeout: libfcgi has closed the
 		 * fd, then failed to accept on listen socket -1.  (It closed it
-		 * while the slot still names it; the watchdog could only cut a
-		 * reused number in that instant if this read were also overdue.) */
+		 * while the slot still names it: the slot's inode keeps the
+		 * watchdog off a connection that reuses the number.) */
 		set_slot(a, self, -1);
 		log_debug("msg=\"request not read\" rc=%d", rc);
 		return;
@@ -681,7 +688,20 @@ static void *watchdog_main(void *arg)
 		unsigned cut = 0;
 		for (unsigned i = 0; i < a->started; i++) {
 			struct slot *sl = &a->slots[i];
-			if (sl->fd >= 0 && now - sl->since_ms > limit) {
+			if (sl->fd < 0)
+				continue;
+			/* Only a socket seen on an earlier tick is cut, and only
+			 * while the number still names it. */
+			struct stat st;
+			if (fstat(sl->fd, &st) < 0)
+				continue;
+			if (sl->ino == 0) {
+				sl->ino = st.st_ino;
+				continue;
+			}
+			if (st.st_ino != sl->ino)
+				continue;
+			if (now - sl->since_ms > limit) {
 				shutdown(sl->fd, SHUT_RDWR);
 				sl->since_ms = now; /* once per limit, not per tick */
 				cut++;
