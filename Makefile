@@ -4,7 +4,8 @@
 #   make run        install missing packages, start the app + a private nginx
 #                   on 127.0.0.1:8000 in the foreground (Ctrl-C stops both)
 #   make test       install missing packages; unit + integration tests, then
-#                   the same under ASan+UBSan, then the unit tests under valgrind
+#                   the same under ASan+UBSan, then the unit tests and the
+#                   app (two suites) under valgrind
 #   make clean
 #
 # Variables: CC (gcc or clang), SANITIZE=address,undefined, BUILD=dir,
@@ -36,7 +37,7 @@ APP      := $(BUILD)/fcgi_app
 # sanitizer runtime (libclang-rt-dev) is only a Recommends of clang, and
 # deps-% installs without recommends.
 PKGS_BUILD := gcc make libc6-dev libfcgi-dev libevent-dev pkg-config
-PKGS_TEST  := libcmocka-dev nginx-light curl valgrind clang libclang-rt-dev procps python3
+PKGS_TEST  := libcmocka-dev nginx-light curl valgrind clang libclang-rt-dev procps python3 iproute2
 PKGS_RUN   := nginx-light curl
 
 all: $(APP)

@@ -39,7 +39,7 @@ for _ in $(seq 1 "$ROUNDS"); do
 	sleep 0.5
 done
 wait "$probe"
-[ -n "${FIRES_KEEP:-}" ] && cp "$DIR/lat.txt" "$DIR/hc.txt" "$FIRES_KEEP/"
+[ -n "${FIRES_KEEP:-}" ] && mkdir -p "$FIRES_KEEP" && cp "$DIR/lat.txt" "$DIR/hc.txt" "$FIRES_KEEP/"
 kv() { tr ' ' '\n' <<<"$1" | sed -n "s/^$2=//p" | head -1; }
 t0=$(awk 'NR == 1 { print $1 }' "$DIR/lat.txt")
 idle=$("$BIN/latprobe" --analyze "$DIR/lat.txt" --to $((t0 + 2900000000)) --label idle)
