@@ -164,8 +164,11 @@ static void usage(FILE *out)
 	        "SIGTERM or SIGINT drains and exits.\n\n");
 	for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++) {
 		const struct option_spec *s = &specs[i];
-		fprintf(out, "  --%-18s %-26s %s\n", s->name,
-		        s->env ? s->env : "", s->help);
+		fprintf(out, "  --%-18s %-26s %s", s->name, s->env ? s->env : "",
+		        s->help);
+		if (s->kind == OPT_UINT || s->kind == OPT_ULONG || s->kind == OPT_SIZE)
+			fprintf(out, " [%lu-%lu]", s->min, s->max);
+		fputc('\n', out);
 	}
 	fprintf(out, "  --%-18s %-26s %s\n  --%-18s %-26s %s\n", "help", "",
 	        "this text", "version", "", "print the version");

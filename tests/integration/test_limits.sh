@@ -96,6 +96,25 @@ check "--workers 0 exits 2" 2 "$rc"
 check_true "--workers 0 says the range" grep -q "from 1 to 1024" <<<"$out"
 out=$(FCGI_APP_MAX_SLEEP=abc "$STACK_ROOT/$BUILD/fcgi_app" 2>&1); rc=$?
 check "FCGI_APP_MAX_SLEEP=abc exits 2" 2 "$rc"
+# README's configuration table says what --help says: every setting, its
+# variable and its range (the one table in config.c drives --help and the
+# checks above).
+bad=0
+while read -r name env rng; do
+	row=$(grep -E "^\| \`--$name[ \`]" "$STACK_ROOT/README.md" | head -1)
+	if [ -z "$row" ]; then echo "     README has no row for --$name"; bad=$((bad + 1)); continue; fi
+	if [ "$env" != - ] && ! grep -qF "\`$env\`" <<<"$row"; then
+		echo "     README's --$name row does not name $env"; bad=$((bad + 1))
+	fi
+	r=$(awk -F' [|] ' '{ print $4 }' <<<"$row" | tr -d ',' | sed 's/–/-/')
+	if [ "$rng" != - ] && [ "$r" != "$rng" ]; then
+		echo "     README gives --$name the range '$r', --help '$rng'"; bad=$((bad + 1))
+	fi
+done < <("$STACK_ROOT/$BUILD/fcgi_app" --help | awk '/^  --/ {
+	env = ($2 ~ /^FCGI_/) ? $2 : "-"; rng = "-"
+	if (match($0, /\[[0-9]+-[0-9]+\]$/)) rng = substr($0, RSTART + 1, RLENGTH - 2)
+	print substr($1, 3), env, rng }')
+check "README's configuration table matches --help" 0 "$bad"
 out=$("$STACK_ROOT/$BUILD/fcgi_app" --socket "$STACK_SOCK" 2>&1); rc=$?
 check "a second instance on a live socket exits 1" 1 "$rc"
 check_true "it says another process listens" grep -q "another process is listening" <<<"$out"
