@@ -377,7 +377,7 @@ static enum shed shed_one(struct acceptor *a, int drain_ms)
 	int err = errno;
 	if (fd >= 0 && peer_allowed(fd)) {
 		/* nginx writes its request right after connecting.  A body
-		 * larger than the socket buffers cannot all arrive in time;
+		 * that takes longer than drain_ms to arrive is cut off, and
 		 * nginx then reports a 502, as for any reset. */
 		drain_request(fd, drain_ms,
 		              a->opts.max_body + a->opts.max_discard + 64 * 1024);
