@@ -352,6 +352,14 @@ static void drain_request(int fd, int timeout_ms, size_t cap)
 	}
 }
 
+/* Takes the reserve fd again if it is given up (under accept_mu); it stays
+ * -1 while no fd is free. */
+static void reserve_fill(struct acceptor *a)
+{
+	if (a->reserve_fd < 0)
+		a->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
 /* What shed_one did. */
 enum shed {
 	SHED_NONE,   /* the backlog was empty (accept fails with EMFILE first) */
@@ -367,8 +375,7 @@ static enum shed shed_one(struct acceptor *a, int drain_ms)
 {
 	static const char detail[] =
 	    "The server has run out of file descriptors; retry shortly.";
-	if (a->reserve_fd < 0)
-		a->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	reserve_fill(a);
 	if (a->reserve_fd < 0)
 		return SHED_FAILED;
 	close(a->reserve_fd);
@@ -393,7 +400,7 @@ static enum shed shed_one(struct acceptor *a, int drain_ms)
 	}
 	if (fd >= 0)
 		close(fd);
-	a->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	reserve_fill(a);
 	if (fd >= 0 || err == EINTR || err == ECONNABORTED || err == EPROTO)
 		return SHED_ONE; /* progress: the next one may follow */
 	if (err == EAGAIN || err == EWOULDBLOCK)
@@ -483,9 +490,7 @@ static void accept_batch(struct acceptor *a)
 		fail_err = err;
 		break;
 	}
-	/* A reserve a failed reopen lost comes back once fds are free. */
-	if (a->reserve_fd < 0)
-		a->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	reserve_fill(a); /* one a failed reopen lost comes back once fds are free */
 	pthread_mutex_unlock(&a->accept_mu);
 	/* Logged after unlocking: a blocked stderr must not stop accepting. */
 	static _Atomic uint64_t last_shed_log, last_fail_log;
