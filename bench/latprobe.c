@@ -5,6 +5,10 @@
  *   latprobe --fcgi SOCKET ...   the same, but straight to the app's FastCGI
  *            socket, one connection per request (as nginx without keep-alive):
  *            the app's own latency, without nginx
+ *   latprobe --stall CPU [--duration S] [--out FILE]
+ *            the machine's own stalls, for reference: no request at all, a
+ *            thread pinned to CPU that sleeps to the next millisecond again
+ *            and again; each wake-up's lateness is one sample
  *   latprobe --analyze FILE [--from NS] [--to NS] [--label L]
  *
  * Probe mode: --conns kept-alive HTTP/1.1 connections to 127.0.0.1:PORT;
@@ -15,12 +19,19 @@
  * percentiles, non-2xx and errors; --out writes every sample
  * (`sched_ns latency_ns status` per line, CLOCK_MONOTONIC) for --analyze.
  *
+ * Stall mode: wake-ups are scheduled on a 1 ms grid (absolute times), so a
+ * CPU taken away for 7 ms gives samples late by 7, 6, 5 ... ms, as a probe
+ * request scheduled then would have been: its percentiles compare with
+ * the probe's.  What delays it belongs to neither nginx nor the app (they
+ * may still be what holds its CPU; run it beside them to tell).
+ *
  * Analyze mode: the same summary over the samples scheduled in [from, to).
  */
 #include "httpresp.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <sched.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -104,6 +115,49 @@ static int analyze(const char *file, int64_t from, int64_t to, const char *label
 	summary(label, s, n, n > 1 ? (double)(hi - lo) / 1e9 : 0);
 	free(s);
 	return 0;
+}
+
+static int write_samples(const char *file, const struct sample *s, size_t n)
+{
+	FILE *f = fopen(file, "w");
+	if (!f) {
+		perror(file);
+		return 1;
+	}
+	for (size_t q = 0; q < n; q++)
+		fprintf(f, "%lld %lld %d\n", (long long)s[q].sched, (long long)s[q].lat, s[q].status);
+	return fclose(f) == 0 ? 0 : 1;
+}
+
+/* Wake-up lateness of a thread pinned to `cpu`, sleeping to each next
+ * millisecond for `duration` s; written as samples with status 200. */
+static int stall_probe(int cpu, double duration, const char *out)
+{
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	if (sched_setaffinity(0, sizeof set, &set) != 0) {
+		perror("latprobe: sched_setaffinity");
+		return 1;
+	}
+	size_t total = (size_t)(duration * 1000), n = 0;
+	struct sample *s = calloc(total + 1, sizeof *s);
+	if (!s)
+		return 1;
+	int64_t t0 = now_ns() + 1000000;
+	for (; n < total; n++) {
+		int64_t due = t0 + (int64_t)n * 1000000;
+		struct timespec ts = {(time_t)(due / 1000000000), (long)(due % 1000000000)};
+		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+			;
+		s[n] = (struct sample){due, now_ns() - due, 200};
+	}
+	char label[32];
+	snprintf(label, sizeof label, "stall-cpu%d", cpu);
+	summary(label, s, n, duration);
+	int rc = out ? write_samples(out, s, n) : 0;
+	free(s);
+	return rc;
 }
 
 static const char *fcgi_sock;
@@ -208,6 +262,7 @@ int main(int argc, char **argv)
 	double rate = 1000, duration = 5;
 	const char *path = "/coro", *out = NULL, *an = NULL, *label = "all";
 	int64_t from = INT64_MIN, to = INT64_MAX;
+	int stall_cpu = -1;
 	for (int i = 1; i + 1 < argc; i += 2) {
 		const char *a = argv[i], *v = argv[i + 1];
 		if (!strcmp(a, "--port")) port = atoi(v);
@@ -221,6 +276,7 @@ int main(int argc, char **argv)
 		else if (!strcmp(a, "--to")) to = atoll(v);
 		else if (!strcmp(a, "--label")) label = v;
 		else if (!strcmp(a, "--fcgi")) fcgi_sock = v;
+		else if (!strcmp(a, "--stall")) stall_cpu = atoi(v);
 		else {
 			fprintf(stderr, "latprobe: unknown %s\n", a);
 			return 2;
@@ -232,6 +288,13 @@ int main(int argc, char **argv)
 	}
 	if (an)
 		return analyze(an, from, to, label);
+	if (stall_cpu >= 0) {
+		if (duration <= 0 || duration > 600) {
+			fprintf(stderr, "latprobe: duration <= 600\n");
+			return 2;
+		}
+		return stall_probe(stall_cpu, duration, out);
+	}
 	if (fcgi_sock)
 		port = 1; /* unused */
 	if (port <= 0 || rate <= 0 || conns < 1 || duration <= 0 || duration > 600) {
@@ -402,15 +465,8 @@ int main(int argc, char **argv)
 			s[q].lat = now_ns() - s[q].sched;
 			s[q].status = -1;
 		}
-	if (out) {
-		FILE *f = fopen(out, "w");
-		if (f) {
-			for (size_t q = 0; q < next; q++)
-				fprintf(f, "%lld %lld %d\n", (long long)s[q].sched, (long long)s[q].lat,
-				        s[q].status);
-			fclose(f);
-		}
-	}
+	if (out)
+		write_samples(out, s, next);
 	summary(label, s, next, duration);
 	if (next < total)
 		printf("latprobe: only %zu of %zu requests went out\n", next, total);

@@ -253,8 +253,11 @@ latency() {
 	# to the app's socket ("direct"), to tell whether a stall is the app's,
 	# nginx's or the machine's; their 3,000 req/s more load the 2 cores
 	# too, so its /coro figures are worse than the target pass's.
-	local probes_nginx=coro probe_direct=""
-	[ "$pass" = compare ] && { probes_nginx="coro floor nginx200"; probe_direct=direct; }
+	# It also runs a `latprobe --stall` per CPU: a thread that only sleeps
+	# to each next millisecond.  Its lateness is the machine's own stalls
+	# (the hypervisor, the kernel, neighbours), to set beside the probes'.
+	local probes_nginx=coro probe_direct="" stalls="" c
+	[ "$pass" = compare ] && { probes_nginx="coro floor nginx200"; probe_direct=direct; stalls=$(seq 0 $(($(nproc) - 1))); }
 	rm -f "$RUN"/lat_*.txt
 	start_stack "$ka" --max-pending 20000 || return 1
 	# Probes at 1000 req/s each for the whole test.
@@ -268,6 +271,9 @@ latency() {
 	done
 	[ -n "$probe_direct" ] && "$BIN/latprobe" --fcgi "$STACK_SOCK" --path /coro --rate 1000 --conns 4 --duration 30 \
 		--out "$RUN/lat_direct.txt" --label "direct-whole" >"$RUN/lat_direct_whole.txt" &
+	for c in $stalls; do
+		"$BIN/latprobe" --stall "$c" --duration 30 --out "$RUN/lat_cpu$c.txt" >"$RUN/lat_cpu${c}_whole.txt" &
+	done
 	sleep 5.2
 	out=$(timeout 120 "$BIN/holdclient" --port "$PORT" --n "$HOLD" --extra-path /sleep/30 --extra-n 20 \
 		--hold-seconds 8 --mode fire --timeout 90)
@@ -284,7 +290,7 @@ latency() {
 	t_held=$(kv "$out" t_held_ns); t_fire=$(kv "$out" t_fire_ns); t_last=$(kv "$out" t_last_ns)
 	t_idle_end=$(kv "$out" t_start_ns)
 	declare -A P
-	for p in $probes_nginx $probe_direct; do
+	for p in $probes_nginx $probe_direct ${stalls:+$(printf 'cpu%s ' $stalls)}; do
 		log "  $(cat "$RUN/lat_${p}_whole.txt")"
 		P[idle$p]=$("$BIN/latprobe" --analyze "$RUN/lat_$p.txt" --to "$t_idle_end" --label "$p-idle")
 		P[loaded$p]=$("$BIN/latprobe" --analyze "$RUN/lat_$p.txt" --from $((t_held + 2000000000)) --to "$t_fire" --label "$p-loaded")
@@ -298,6 +304,12 @@ latency() {
 			row 4 "ka=$ka (compare, 4 probes) /$p p99 idle / held / fire" \
 				"$(kv "${P[idle$p]}" p99_ms) / $(kv "${P[loaded$p]}" p99_ms) / $(kv "${P[fire$p]}" p99_ms) ms" \
 				"fire max $(kv "${P[fire$p]}" max_ms) ms; non-2xx $(kv "${P[idle$p]}" non2xx)/$(kv "${P[loaded$p]}" non2xx)/$(kv "${P[fire$p]}" non2xx)" ""
+		done
+		for c in $stalls; do
+			p=cpu$c
+			row 4 "ka=$ka (compare) machine: 1 ms sleeper on cpu$c, late p99" \
+				"$(kv "${P[idle$p]}" p99_ms) / $(kv "${P[loaded$p]}" p99_ms) / $(kv "${P[fire$p]}" p99_ms) ms" \
+				"max $(kv "${P[idle$p]}" max_ms) / $(kv "${P[loaded$p]}" max_ms) / $(kv "${P[fire$p]}" max_ms) ms" ""
 		done
 		return
 	fi
