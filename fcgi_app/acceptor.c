@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <fcgiapp.h>
 #include <fastcgi.h>
 #include <netinet/in.h>
@@ -208,16 +209,37 @@ static const char *request_path(FCGX_ParamArray env, size_t *len)
  * peer can make an acceptor copy, as the watchdog (twice the read timeout)
  * bounds the time.  Returns the byte count, or -1 when the stream broke
  * (the connection cannot be answered reliably). */
-static long drain_stdin(FCGX_Stream *in, size_t cap, size_t discard, bool *too_big)
+static long drain_stdin(FCGX_Stream *in, size_t cap, size_t discard, bool *too_big,
+                        bool *at_end)
 {
 	char buf[16384];
 	size_t total = 0;
-	int n;
+	int n = 1;
 	while (total <= cap + discard && (n = FCGX_GetStr(buf, sizeof buf, in)) > 0)
 		total += (size_t)n;
 	if (total > cap)
 		*too_big = true;
+	*at_end = n == 0;
 	return FCGX_GetError(in) ? -1 : (long)total;
+}
+
+/* CONTENT_LENGTH as nginx sends it: empty or absent for no body, else
+ * decimal digits.  Anything else is -1 (a 400).  A number past what fits
+ * saturates: it is over any --max-body either way. */
+static int parse_content_length(const char *v, unsigned long long *out)
+{
+	unsigned long long n = 0;
+	*out = 0;
+	if (!v)
+		return 0;
+	for (const char *p = v; *p; p++) {
+		if (*p < '0' || *p > '9')
+			return -1;
+		unsigned d = (unsigned)(*p - '0');
+		n = n > (ULLONG_MAX - d) / 10 ? ULLONG_MAX : n * 10 + d;
+	}
+	*out = n;
+	return 0;
 }
 
 /* Publishes (fd >= 0) or clears what thread i reads, for the watchdog and
@@ -273,13 +295,15 @@ static void serve(struct acceptor *a, unsigned self, int fd, bool reused)
 	r->head = param_is(fr.envp, "REQUEST_METHOD", "HEAD");
 	r->status_page = param_is(fr.envp, "FCGI_APP_STATUS", "1");
 
-	const char *cl = FCGX_GetParam("CONTENT_LENGTH", fr.envp);
-	unsigned long long clen = cl && *cl ? strtoull(cl, NULL, 10) : 0;
-	bool too_big = clen > a->opts.max_body;
+	unsigned long long clen;
+	bool bad_length = parse_content_length(FCGX_GetParam("CONTENT_LENGTH", fr.envp),
+	                                       &clen) < 0;
+	bool too_big = clen > a->opts.max_body, at_end = false;
 	/* A body announced past the discard budget is not read at all. */
 	long got = clen > (unsigned long long)a->opts.max_body + a->opts.max_discard
 	               ? 0
-	               : drain_stdin(fr.in, a->opts.max_body, a->opts.max_discard, &too_big);
+	               : drain_stdin(fr.in, a->opts.max_body, a->opts.max_discard,
+	                             &too_big, &at_end);
 	/* Reading is over: from here the watchdog must not touch this fd,
 	 * whose number may be reused once it is closed. */
 	set_slot(a, self, -1);
@@ -291,17 +315,20 @@ static void serve(struct acceptor *a, unsigned self, int fd, bool reused)
 	}
 	if (too_big)
 		r->early_status = 413;
-	else if (fr.role != FCGI_RESPONDER)
+	else if (fr.role != FCGI_RESPONDER || bad_length)
 		r->early_status = 400;
 
 	size_t len = 0;
 	const char *path = request_path(fr.envp, &len);
 	if (!path && !r->early_status)
 		r->early_status = 400;
-	/* After an error, unread bytes (a FILTER's data stream, a malformed
-	 * record) may follow: the connection is closed after the answer rather
-	 * than trusted with another request. */
-	if (r->early_status)
+	/* Unless the request was read to its end, bytes may follow (a body
+	 * left unread, a FILTER's data stream): the connection is closed after
+	 * the answer rather than trusted with another request.  A request
+	 * read whole may keep it, 413 or not: a close nginx has not seen yet
+	 * when it reuses the connection would turn its next request into a
+	 * 502. */
+	if (!at_end || fr.role != FCGI_RESPONDER)
 		r->keep_conn = false;
 	if (path) {
 		struct router_match m = router_match(path, len, a->opts.max_sleep);

@@ -20,6 +20,13 @@
                                      send a second /coro and shut down the
                                      write side in the same breath and
                                      print that reply's status line
+  peer.py body SOCK LENGTH BYTES         POST /coro with CONTENT_LENGTH
+                                     LENGTH (as given: it may be junk) and
+                                     a body of BYTES, with FCGI_KEEP_CONN;
+                                     print the reply's status line, then
+                                     send a GET /coro on the same
+                                     connection and print its status line
+                                     ("closed" for none)
 """
 import os
 import socket
@@ -49,11 +56,15 @@ def nv(name, value):
     return bytes([len(name), len(value)]) + name + value
 
 
-def request(path, method=b"GET", keep=False):
+def request(path, method=b"GET", keep=False, length=None, body=b""):
     begin = struct.pack(">HB5x", 1, 1 if keep else 0)  # RESPONDER
     params = nv(b"REQUEST_METHOD", method) + nv(b"DOCUMENT_URI", path)
+    if length is not None:
+        params += nv(b"CONTENT_LENGTH", length)
+    stdin = b"".join(record(5, body[i:i + 65535])
+                     for i in range(0, len(body), 65535))
     return (record(1, begin) + record(4, params) + record(4, b"")
-            + record(5, b""))
+            + stdin + record(5, b""))
 
 
 def read_all(s, limit):
@@ -160,6 +171,17 @@ def main():
             s.sendall(request(b"/coro", keep=True))
             s.shutdown(socket.SHUT_WR)
             print(status_line(read_reply(s, 5)))
+    elif mode == "body":
+        s.sendall(request(b"/coro", b"POST", keep=True,
+                          length=sys.argv[3].encode(),
+                          body=b"x" * int(sys.argv[4])))
+        print(status_line(read_reply(s, 5)))
+        try:
+            s.sendall(request(b"/coro", keep=True))
+        except OSError:
+            print("closed")
+            return
+        print(status_line(read_reply(s, 5)))
     elif mode == "coro":
         s.send(request(b"/coro"))
         data, _ = read_all(s, 5)

@@ -37,6 +37,23 @@ check_true "junk bytes get the connection closed at once ($junk)" \
 get /coro
 check "/coro after junk" 200 "$STATUS"
 
+# CONTENT_LENGTH is digits or nothing (what nginx sends); junk is a 400,
+# not a 413 or a 0.  A request read to its end keeps a kept connection,
+# whatever its answer: a close that nginx has not seen when it reuses the
+# connection would turn its next request into a 502.  One announced past
+# --max-body + --max-discard is not read, so its connection is closed.
+for cl in -1 abc 12x " 5"; do
+	out=$($PEER body "$STACK_SOCK" "$cl" 0 | tr '\n' '|')
+	check "CONTENT_LENGTH '$cl': 400, and the kept connection serves the next request" \
+		"Status: 400 Bad Request|Status: 200 OK|" "$out"
+done
+out=$($PEER body "$STACK_SOCK" 70000 70000 | tr '\n' '|')
+check "a 70,000-byte body over the 65,536 --max-body, read whole: 413, and the connection is kept" \
+	"Status: 413 Payload Too Large|Status: 200 OK|" "$out"
+out=$($PEER body "$STACK_SOCK" 99999999999999999999999 0 | tr '\n' '|')
+check "a CONTENT_LENGTH past what fits: 413 unread, and the connection is closed" \
+	"Status: 413 Payload Too Large|closed|" "$out"
+
 # SIGTERM while both acceptors are stuck on silent peers and a /simple is
 # pending: the pending request still gets its 503 promptly, and the app
 # exits 0.
