@@ -1,6 +1,7 @@
-# Sourced by the bench scripts (run.sh, ab.sh, fire_cpu.sh, fires.sh): strict
-# mode, the checkout's root as the working directory, BUILD, the stack
-# functions of scripts/stack.sh, and the bench's own nginx settings.
+# Sourced by the bench scripts (run.sh, ab.sh, fire_cpu.sh, fires.sh,
+# held_noise.sh): strict mode, the checkout's root as the working
+# directory, BUILD, the stack functions of scripts/stack.sh, the bench's own
+# nginx settings and the DAMON pause.
 set -uo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
@@ -22,15 +23,47 @@ bench_tune_nginx() {
 }
 
 # bench_private_stack NAME: for a script with one stack of its own.  Sets
-# DIR (a private dir, removed at exit after the stack and any background
-# job are stopped) and PORT (free, on 127.0.0.1), raises the fd limit, and
+# DIR (a private dir, removed at exit after any paused kdamond is back on
+# and the stack and any background job are stopped) and PORT (free, on 127.0.0.1), raises the fd limit, and
 # writes the stack's configs for STACK_KEEPALIVE=${KA:-0} with the bench's
 # nginx settings.
 bench_private_stack() {
 	DIR=$(mktemp -d "/tmp/fcgi_app-$1.XXXXXX")
-	trap 'stack_stop; kill $(jobs -p) 2>/dev/null; rm -rf "$DIR"' EXIT
+	trap 'trap "" INT TERM HUP; damon_restore; stack_stop; kill $(jobs -p) 2>/dev/null; rm -rf "$DIR"' EXIT
+	trap 'exit 130' INT TERM
 	ulimit -n "$(ulimit -Hn)"
 	PORT=$(stack_free_port)
 	STACK_KEEPALIVE=${KA:-0} stack_init "$DIR/stack" "$PORT"
 	bench_tune_nginx "$DIR/stack/nginx.conf"
+}
+
+# DAMON (the kernel's data access monitor) runs on some VMs as the host's
+# proactive reclaim.  On the machine of 2026-12-01 one kdamond sampled the
+# physical address space every 500 ms and each sample stalled both cores
+# for 5-25 ms once 10,000 requests were held (more memory mapped):
+# periodic stalls in every probe, nginx's own `return 200` included.
+# BENCH_PAUSE_DAMON=1 turns every running kdamond off for the run and back
+# on at exit (root only); the header line says what was found and done.
+DAMON_SYS=/sys/kernel/mm/damon/admin/kdamonds
+DAMON_PAUSED=()
+damon_state() {
+	local k n=0 on=0
+	for k in "$DAMON_SYS"/[0-9]*; do
+		[ -r "$k/state" ] || continue
+		n=$((n + 1))
+		[ "$(cat "$k/state")" = on ] && on=$((on + 1))
+	done
+	echo "DAMON kdamonds $on/$n on"
+}
+damon_pause() {
+	local k
+	for k in "$DAMON_SYS"/[0-9]*; do
+		[ -w "$k/state" ] && [ "$(cat "$k/state")" = on ] || continue
+		echo off >"$k/state" && DAMON_PAUSED+=("$k")
+	done
+}
+damon_restore() {
+	local k
+	for k in "${DAMON_PAUSED[@]}"; do echo on >"$k/state" || echo "bench: could not restart $k" >&2; done
+	DAMON_PAUSED=()
 }

@@ -13,7 +13,7 @@
 BENCH_DIR   := $(BUILD)/bench
 BENCH_BINS  := $(BENCH_DIR)/floor_responder $(BENCH_DIR)/holdclient $(BENCH_DIR)/latprobe
 BENCH_CFLAGS ?= -O2 -g
-PKGS_BENCH  := wrk nginx-light curl procps iproute2
+PKGS_BENCH  := wrk nginx-light curl procps iproute2 python3
 PKGS_LOCUST := python3-locust
 
 $(BENCH_DIR)/floor_responder: bench/floor_responder.c
