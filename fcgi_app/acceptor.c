@@ -208,7 +208,8 @@ static const char *request_path(FCGX_ParamArray env, size_t *len)
  * stops, and the reply may be lost that way: the budget bounds what a
  * peer can make an acceptor copy, as the watchdog (twice the read timeout)
  * bounds the time.  Returns the byte count, or -1 when the stream broke
- * (the connection cannot be answered reliably). */
+ * (the connection cannot be answered reliably); *at_end says whether the
+ * stream's end was reached (nothing of this request is left unread). */
 static long drain_stdin(FCGX_Stream *in, size_t cap, size_t discard, bool *too_big,
                         bool *at_end)
 {
