@@ -23,10 +23,10 @@ bench_tune_nginx() {
 }
 
 # bench_private_stack NAME: for a script with one stack of its own.  Sets
-# DIR (a private dir, removed at exit after any paused kdamond is back on
-# and the stack and any background job are stopped) and PORT (free, on 127.0.0.1), raises the fd limit, and
-# writes the stack's configs for STACK_KEEPALIVE=${KA:-0} with the bench's
-# nginx settings.
+# DIR (a private dir, removed at exit once any paused kdamond is back on
+# and the stack and any background job are stopped) and PORT (free, on
+# 127.0.0.1), raises the fd limit, and writes the stack's configs for
+# STACK_KEEPALIVE=${KA:-0} with the bench's nginx settings.
 bench_private_stack() {
 	DIR=$(mktemp -d "/tmp/fcgi_app-$1.XXXXXX")
 	trap 'trap "" INT TERM HUP; damon_restore; stack_stop; kill $(jobs -p) 2>/dev/null; rm -rf "$DIR"' EXIT
