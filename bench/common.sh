@@ -1,13 +1,17 @@
 # Sourced by the bench scripts (run.sh, ab.sh, fire_cpu.sh, fires.sh,
 # held_noise.sh): strict mode, the checkout's root as the working
-# directory, BUILD, the stack functions of scripts/stack.sh, the bench's own
-# nginx settings and the DAMON pause.
+# directory, BUILD, the stack functions of scripts/stack.sh, kv, the bench's
+# own nginx settings and the DAMON pause.
 set -uo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 : "${BUILD:=build}"
 export BUILD
 . scripts/stack.sh
+
+# kv LINE KEY: the value of KEY=... in a `key=value ...` line (the hold
+# client's and latprobe's output).
+kv() { tr ' ' '\n' <<<"$1" | sed -n "s/^$2=//p" | head -1; }
 
 # bench_tune_nginx CONF: the settings 10-15k held requests need on this
 # machine (docs/BENCHMARKS.md, "Settings changed"): `reuseport` spreads the

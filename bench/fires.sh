@@ -40,7 +40,6 @@ for _ in $(seq 1 "$ROUNDS"); do
 done
 wait "$probe"
 [ -n "${FIRES_KEEP:-}" ] && mkdir -p "$FIRES_KEEP" && cp "$DIR/lat.txt" "$DIR/hc.txt" "$FIRES_KEEP/"
-kv() { tr ' ' '\n' <<<"$1" | sed -n "s/^$2=//p" | head -1; }
 t0=$(awk 'NR == 1 { print $1 }' "$DIR/lat.txt")
 idle=$("$BIN/latprobe" --analyze "$DIR/lat.txt" --to $((t0 + 2900000000)) --label idle)
 printf '%s | idle p99 %s ms | fires (p99/last ms (bodies ok, samples)):' "${LABEL:-ka=${KA:-0}}" "$(kv "$idle" p99_ms)"

@@ -41,7 +41,6 @@ if [ "${BENCH_PAUSE_DAMON:-0}" = 1 ]; then
 	damon_pause
 	MACHINE="$MACHINE, ${#DAMON_PAUSED[@]} paused for the run"
 fi
-kv() { tr ' ' '\n' <<<"$1" | sed -n "s/^$2=//p" | head -1; }
 CPUS=$(seq 0 $(($(nproc) - 1)))
 
 # p99/max of FILE over [FROM, TO) ns.

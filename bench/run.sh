@@ -139,7 +139,6 @@ counter() {
 }
 
 # kv LINE KEY: the value of key=value in LINE.
-kv() { tr ' ' '\n' <<<"$1" | sed -n "s/^$2=//p" | head -1; }
 
 # ---- the table ---------------------------------------------------------------
 
