@@ -699,6 +699,14 @@ static void *acceptor_main(void *arg)
 	return NULL;
 }
 
+/* Under mu: whether sl's number is known to name another file now than
+ * the socket the watchdog saw on its first look (see struct slot). */
+static bool slot_moved(const struct slot *sl)
+{
+	struct stat st;
+	return sl->ino != 0 && (fstat(sl->fd, &st) < 0 || st.st_ino != sl->ino);
+}
+
 /* A peer that trickles its request one byte per read timeout would hold a
  * thread for ever: SO_RCVTIMEO bounds each read, not the request.  The
  * watchdog bounds the whole request to twice the read timeout by shutting
@@ -725,14 +733,13 @@ static void *watchdog_main(void *arg)
 				continue;
 			/* Only a socket seen on an earlier tick is cut, and only
 			 * while the number still names it. */
-			struct stat st;
-			if (fstat(sl->fd, &st) < 0)
-				continue;
 			if (sl->ino == 0) {
-				sl->ino = st.st_ino;
+				struct stat st;
+				if (fstat(sl->fd, &st) == 0)
+					sl->ino = st.st_ino;
 				continue;
 			}
-			if (st.st_ino != sl->ino)
+			if (slot_moved(sl))
 				continue;
 			if (now - sl->since_ms > limit) {
 				shutdown(sl->fd, SHUT_RDWR);
@@ -866,10 +873,12 @@ void acceptor_stop(struct acceptor *a)
 		return;
 	atomic_store(&a->stopping, true);
 	/* A thread inside libfcgi may be blocked on a slow peer: cut that
-	 * connection so the join below is quick. */
+	 * connection so the join below is quick.  Not a number the watchdog
+	 * has seen name another socket (one read for under a tick is cut
+	 * unchecked: its thread must not hold up the join). */
 	pthread_mutex_lock(&a->mu);
 	for (unsigned i = 0; a->slots && i < a->started; i++)
-		if (a->slots[i].fd >= 0)
+		if (a->slots[i].fd >= 0 && !slot_moved(&a->slots[i]))
 			shutdown(a->slots[i].fd, SHUT_RDWR);
 	pthread_mutex_unlock(&a->mu);
 	if (a->wake_fd >= 0) {
