@@ -338,6 +338,21 @@ struct deferred *routes_dispatch(struct routes *r, const struct router_match *m,
 	return route_not_found(status);
 }
 
+bool routes_at_once(enum router_route route)
+{
+	switch (route) {
+	case ROUTER_ERROR:
+	case ROUTER_CORO:
+	case ROUTER_SLEEP_TOO_LONG:
+	case ROUTER_NOT_FOUND: return true;
+	case ROUTER_SIMPLE:      /* the registry */
+	case ROUTER_SIMPLE_FIRE: /* the registry and the fire's timer */
+	case ROUTER_SLEEP:       /* the pool, whose results the loop fires */
+		break;
+	}
+	return false;
+}
+
 size_t routes_simple_waiting(const struct routes *r)
 {
 	return r->n_waiting;

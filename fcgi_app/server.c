@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -25,13 +26,14 @@
 #include "router.h"
 #include "routes.h"
 
+/* Atomic: the acceptor threads count the requests they answer. */
 struct server_stats {
-	uint64_t requests;  /* dispatched */
-	uint64_t aborted;   /* client went away while pending */
-	uint64_t timed_out; /* pending timeout: 504 */
-	uint64_t rejected;  /* 503: a cap, a full queue, or shutdown */
-	uint64_t failed;    /* 500: a handler's unexpected failure */
-	uint64_t kept;      /* requests that came on a kept connection */
+	_Atomic uint64_t requests;  /* dispatched */
+	_Atomic uint64_t aborted;   /* client went away while pending */
+	_Atomic uint64_t timed_out; /* pending timeout: 504 */
+	_Atomic uint64_t rejected;  /* 503: a cap, a full queue, or shutdown */
+	_Atomic uint64_t failed;    /* 500: a handler's unexpected failure */
+	_Atomic uint64_t kept;      /* requests that came on a kept connection */
 };
 
 /* A list of requests, linked through their prev/next. */
@@ -59,7 +61,7 @@ struct server {
 	struct event *timeout_ev;
 	struct event *grace_ev;
 	size_t live; /* requests the loop owns */
-	bool draining;
+	atomic_bool draining; /* written by the loop, read by acceptors too */
 	struct server_stats stats;
 };
 
@@ -155,6 +157,15 @@ static void release(struct server *s, struct request *r)
  * for nginx's next request. */
 static void finish(struct server *s, struct request *r, bool close_conn)
 {
+	if (r->here) {
+		/* An acceptor's: nothing of the loop's to undo, and the caller
+		 * (answer_here) frees r. */
+		r->state = REQUEST_DONE;
+		if (!close_conn && r->keep_conn && !s->draining &&
+		    acceptor_keep(s->acceptor, r->fd) == 0)
+			r->fd = -1;
+		return;
+	}
 	stop_watching(r);
 	unlink_lists(s, r);
 	r->state = REQUEST_DONE;
@@ -207,6 +218,12 @@ static void on_writable(evutil_socket_t fd, short what, void *arg)
 		finish(s, r, broken);
 }
 
+static void wait_writable(struct server *s, struct request *r)
+{
+	link_list(s, r, LIST_WRITING);
+	watch(s, r, EV_WRITE | EV_PERSIST, on_writable, s->cfg->write_timeout);
+}
+
 /* Sends a whole reply.  Most go out in one send() from a stack buffer;
  * only a short send leaves a heap copy behind for EV_WRITE. */
 static void respond(struct server *s, struct request *r,
@@ -249,9 +266,9 @@ static void respond(struct server *s, struct request *r,
 		r->out_off = (uint32_t)sent;
 	}
 	r->out = buf;
-	link_list(s, r, LIST_WRITING);
 	r->state = REQUEST_WRITING;
-	watch(s, r, EV_WRITE | EV_PERSIST, on_writable, s->cfg->write_timeout);
+	if (!r->here) /* else answer_here hands r to the loop for the rest */
+		wait_writable(s, r);
 }
 
 static void respond_page(struct server *s, struct request *r, int status,
@@ -426,24 +443,60 @@ static void respond_status_page(struct server *s, struct request *r)
 	respond(s, r, &resp);
 }
 
-static void dispatch(struct server *s, struct request *r)
+static void begin(struct server *s, struct request *r)
 {
 	s->stats.requests++;
 	s->stats.kept += r->reused;
 	r->owner = s;
 	r->status = 200;
+}
+
+/* Answers the acceptor's own verdict on r (400, 413), if it has one. */
+static bool answer_early(struct server *s, struct request *r)
+{
 	if (r->early_status == 413) {
 		char detail[128];
 		snprintf(detail, sizeof detail,
 		         "The request body is larger than %zu bytes.",
 		         s->cfg->max_body);
 		respond_page(s, r, 413, detail, NULL);
-		return;
+		return true;
 	}
 	if (r->early_status) {
 		respond_page(s, r, 400, "The request could not be understood.", NULL);
+		return true;
+	}
+	return false;
+}
+
+/* Runs r's route with on_result appended; r is answered by the time this
+ * returns unless its Deferred has not fired yet. */
+static void run_route(struct server *s, struct request *r)
+{
+	struct router_match m = {(enum router_route)r->route, r->seconds};
+	r->holds++;
+	r->d = routes_dispatch(s->routes, &m, &r->status);
+	if (!r->d || deferred_add_both(r->d, on_result, r, NULL) < 0) {
+		r->holds--;
+		s->stats.rejected++;
+		respond_page(s, r, 503, "The server is out of memory.",
+		             "Retry-After: 1\r\n");
 		return;
 	}
+	r->holds--;
+}
+
+static void dispatch(struct server *s, struct request *r)
+{
+	if (r->state == REQUEST_WRITING) {
+		/* An acceptor answered it; the rest of the reply waits for
+		 * nginx to read. */
+		wait_writable(s, r);
+		return;
+	}
+	begin(s, r);
+	if (answer_early(s, r))
+		return;
 	if (r->status_page) {
 		respond_status_page(s, r);
 		return;
@@ -465,17 +518,7 @@ static void dispatch(struct server *s, struct request *r)
 		return;
 	}
 
-	struct router_match m = {(enum router_route)r->route, r->seconds};
-	r->holds++;
-	r->d = routes_dispatch(s->routes, &m, &r->status);
-	if (!r->d || deferred_add_both(r->d, on_result, r, NULL) < 0) {
-		r->holds--;
-		s->stats.rejected++;
-		respond_page(s, r, 503, "The server is out of memory.",
-		             "Retry-After: 1\r\n");
-		return;
-	}
-	r->holds--;
+	run_route(s, r);
 	if (r->state == REQUEST_NEW)
 		make_pending(s, r); /* its Deferred has not fired */
 	else
@@ -501,9 +544,45 @@ static void on_inbox(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/* Acceptor thread: answers r right here when nothing of the loop's is
+ * needed: the acceptor's own 400/413, or a route that completes at once
+ * (routes_at_once).  Such a request never wakes the loop, nor waits behind
+ * it (a fire's batches, say): one thread hand-off less per request.  The
+ * loop keeps what waits (pending, the pool), the counters page (its state)
+ * and everything once it drains.  False: the loop must take r (then r is
+ * either untouched or, its reply partly sent, REQUEST_WRITING). */
+static bool answer_here(struct server *s, struct request *r)
+{
+	if (r->status_page || s->draining ||
+	    (!r->early_status && !routes_at_once((enum router_route)r->route)))
+		return false;
+	r->here = true;
+	begin(s, r);
+	if (!answer_early(s, r))
+		run_route(s, r);
+	r->here = false;
+	if (r->state == REQUEST_WRITING)
+		return false;
+	if (r->state == REQUEST_NEW) {
+		/* Not answered: only a broken routes_at_once gets here. */
+		log_error("msg=\"route did not complete at once\" route=%s",
+		          router_route_name((enum router_route)r->route));
+		r->aborted = true; /* on_result must not answer a freed r */
+		deferred_cancel(r->d);
+	}
+	if (r->fd >= 0)
+		close(r->fd);
+	if (r->d)
+		deferred_unref(r->d);
+	request_free(r);
+	return true;
+}
+
 void server_deliver(void *server, struct request *r)
 {
 	struct server *s = server;
+	if (answer_here(s, r))
+		return;
 	r->next = NULL;
 	pthread_mutex_lock(&s->inbox_mu);
 	if (s->inbox_tail)

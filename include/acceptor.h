@@ -42,8 +42,10 @@ struct acceptor *acceptor_start(int listen_fd, const struct acceptor_opts *o,
 
 /* Takes a kept-alive connection whose reply is out: the threads read its
  * next request when nginx sends one.  The caller must no longer watch or
- * use fd.  Loop thread only: it must not race acceptor_stop, which the
- * loop calls too.  0 (fd is the acceptor's now), or -errno when
+ * use fd.  From the loop, or from an acceptor thread inside `deliver`;
+ * never concurrently with acceptor_stop from elsewhere (the loop calls
+ * both; the acceptor threads are joined before acceptor_stop touches the
+ * idle set).  0 (fd is the acceptor's now), or -errno when
  * stopped or out of resources (the caller still owns fd and closes it). */
 int acceptor_keep(struct acceptor *a, int fd);
 

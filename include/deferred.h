@@ -9,9 +9,12 @@
  * pauses this chain until that one fires (chaining), iteratively, so long
  * chains never grow the C stack.
  *
- * Threads: everything here runs on the loop thread only.  Worker threads
- * never touch a Deferred: they hand results back through the pool module,
- * which fires Deferreds on the loop.
+ * Threads: a Deferred belongs to the thread that made it (the loop, or an
+ * acceptor answering a route that completes at once); nothing here locks,
+ * and the only state shared by all Deferreds is the unhandled-error hook,
+ * set before any thread starts.  Worker threads never touch a Deferred:
+ * they hand results back through the pool module, which fires Deferreds on
+ * the loop.
  *
  * Ownership:
  * - deferred_new/succeed/fail/maybe/gather return a Deferred holding one

@@ -2,11 +2,13 @@
  * request: one FastCGI request, from the acceptor that parsed it to the
  * loop that answers it.
  *
- * Ownership: an acceptor thread allocates it with request_new and owns it
- * until it hands it to the server (server_deliver); from then on the loop
- * thread owns it, and the server frees it exactly once.  Worker threads
- * never see it.  The fd belongs to the request (closed by the server, or
- * handed back to the acceptors for the next request of a kept connection).
+ * Ownership: an acceptor thread allocates it with request_new and hands
+ * it to the server (server_deliver), which frees it exactly once: on that
+ * acceptor thread when it answers it there (a route that completes at
+ * once, its reply sent whole), else on the loop thread, which owns it from
+ * the hand-off on.  Worker threads never see it.  The fd belongs to the
+ * request (closed by the server, or handed back to the acceptors for the
+ * next request of a kept connection).
  *
  * A held request costs this struct (an embedded struct event included) and
  * its Deferred; libfcgi's 16 KB of stream buffers are freed before hand-off.
@@ -53,6 +55,7 @@ struct request {
 	bool aborted : 1;            /* nginx closed the connection */
 	bool timed_out : 1;          /* pending timeout hit */
 	bool ev_set : 1;             /* ev was assigned */
+	bool here : 1;               /* being answered on its acceptor thread */
 };
 
 /* Zeroed request for `fd`; NULL when out of memory. */

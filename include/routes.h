@@ -13,11 +13,14 @@
  * loop nor floods nginx with thousands of replies at once, and other
  * requests go on meanwhile.
  *
- * Runs on the loop thread.
+ * Runs on the loop thread, except the routes routes_at_once names: their
+ * handlers touch nothing shared (no registry, no pool, no loop), so any
+ * thread may run them with its own Deferreds.
  */
 #ifndef FCGI_APP_ROUTES_H
 #define FCGI_APP_ROUTES_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "router.h"
@@ -50,6 +53,11 @@ struct routes *routes_new(struct event_base *base, struct pool *pool,
  * (it stays 200 unless a handler changes it). */
 struct deferred *routes_dispatch(struct routes *r, const struct router_match *m,
                                  int *status);
+
+/* Whether route's Deferred has fired by the time routes_dispatch returns,
+ * and its handler reads only what routes_new fixed: such a request may be
+ * dispatched and answered on the thread that parsed it. */
+bool routes_at_once(enum router_route route);
 
 /* /simple requests waiting for a fire (including a fire in progress). */
 size_t routes_simple_waiting(const struct routes *r);

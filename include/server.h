@@ -1,8 +1,12 @@
 /*
  * server: the libevent loop's side of every request.
  *
- * It receives parsed requests from the acceptor threads (one locked inbox
- * and one event_active), runs the route's handler, and owns each request
+ * A request whose route completes at once (routes_at_once: /coro, /error,
+ * 404s, the acceptor's own 400/413) is answered on the acceptor thread that
+ * parsed it, inside server_deliver, and never wakes the loop.  The loop
+ * receives the others (one locked inbox and one event_active), plus any
+ * such reply that nginx could not take in one send(); it runs the route's
+ * handler, and owns each request
  * until it is answered: a request whose Deferred has not fired is
  * "pending" and costs its fd, its struct request and its Deferred, watched
  * for EOF (nginx closes the connection when the client goes away: the
@@ -11,7 +15,8 @@
  * connection then goes straight back to the acceptors (acceptor_keep),
  * which wait for its next request in their epoll set.
  *
- * Runs on the loop thread, except server_deliver.
+ * Runs on the loop thread, except server_deliver (acceptor threads).  The
+ * counters are atomic because both sides count.
  */
 #ifndef FCGI_APP_SERVER_H
 #define FCGI_APP_SERVER_H
@@ -32,7 +37,8 @@ struct server *server_new(struct event_base *base, const struct config *cfg,
 /* Starts the acceptor threads on `listen_fd` (borrowed).  0 or -errno. */
 int server_start(struct server *s, int listen_fd);
 
-/* Any thread: hands a parsed request to the loop.  Takes ownership. */
+/* Any thread: answers r at once if nothing of the loop's is needed, else
+ * hands it to the loop.  Takes ownership. */
 void server_deliver(void *server, struct request *r);
 
 /* SIGTERM: stop accepting, answer every held request 503, finish the

@@ -27,11 +27,20 @@
                                      send a GET /coro on the same
                                      connection and print its status line
                                      ("closed" for none)
+  peer.py unread SOCK MAX            GET /coro with FCGI_KEEP_CONN, again
+                                     and again on one connection, reading
+                                     no reply, until a reply stops coming
+                                     (the app's send buffer is full) or
+                                     MAX; then read them all, send one
+                                     more and print "sent N answered M
+                                     stalled yes|no", then its status line
 """
+import fcntl
 import os
 import socket
 import struct
 import sys
+import termios
 import time
 
 
@@ -181,6 +190,48 @@ def main():
         except OSError:
             print("closed")
             return
+        print(status_line(read_reply(s, 5)))
+    elif mode == "unread":
+        # Each request waits until the previous reply has arrived (the
+        # bytes queued for us grow), so the app reads one at a time, as
+        # from nginx; the replies pile up unread in the app's send buffer.
+        sent, queued, stalled = 0, 0, False
+        while sent < int(sys.argv[3]) and not stalled:
+            s.sendall(request(b"/coro", keep=True))
+            sent += 1
+            deadline = time.monotonic() + 1
+            while True:
+                n = struct.unpack("i", fcntl.ioctl(
+                    s, termios.FIONREAD, b"\0\0\0\0"))[0]
+                if n > queued:
+                    queued = n
+                    break
+                if time.monotonic() > deadline:
+                    stalled = True
+                    break
+                time.sleep(0.001)
+        # A reply is one STDOUT record with headers and body (plus an
+        # empty one) and an END_REQUEST; count the whole 200s.
+        data, answered, ends = b"", 0, 0
+        s.settimeout(5)
+        while ends < sent:
+            try:
+                chunk = s.recv(65536)
+            except (socket.timeout, OSError):
+                break
+            if not chunk:
+                break
+            data += chunk
+            answered = ends = 0
+            for rtype, content, end in records(data):
+                if end > len(data):
+                    break
+                if rtype == 6 and content.startswith(b"Status: 200 OK"):
+                    answered += 1
+                ends += rtype == 3
+        s.sendall(request(b"/coro", keep=True))
+        print("sent %d answered %d stalled %s"
+              % (sent, answered, "yes" if stalled else "no"))
         print(status_line(read_reply(s, 5)))
     elif mode == "coro":
         s.send(request(b"/coro"))

@@ -10,12 +10,15 @@ check_true "generated params have fastcgi_keep_conn on" grep -q "^fastcgi_keep_c
 
 CORO_BODY='<html><body><strong><i>This is a coroutine-like function!</i></strong></body></html>'
 before=$(counter kept_alive_total)
+reqs=$(counter requests_total)
 okc=0
 for i in $(seq 1 200); do
 	get /coro
 	[ "$STATUS" = 200 ] && [ "$BODY" = "$CORO_BODY" ] && okc=$((okc + 1))
 done
 check "200 sequential /coro over keep-alive all correct" 200 "$okc"
+# Answered on the acceptor threads, yet counted: 200 + this counters page.
+check "each /coro counted once" 201 $(( $(counter requests_total) - reqs ))
 kept=$(( $(counter kept_alive_total) - before ))
 check_true "most of them reused a kept connection ($kept of 200)" [ "$kept" -ge 150 ]
 idle=$(counter idle_connections)

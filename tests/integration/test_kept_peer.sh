@@ -47,4 +47,19 @@ wait $s1 $s2
 check "nothing left idle" 0 "$(counter idle_connections)"
 get /coro
 check "/coro afterwards" 200 "$STATUS"
+
+# A peer that reads no reply: /coro is answered on the acceptor thread
+# until the app's send buffer is full; the reply that does not fit goes
+# to the loop to finish (EV_WRITE), and the connection carries on once the
+# peer reads.
+before=$(counter requests_total)
+$PEER unread "$STACK_SOCK" 5000 >"$IT_TMP/unread"
+read -r _ sent _ answered _ stalled <"$IT_TMP/unread"
+# The peer's requests, its last one and the counters page: each once.
+check "each request counted once" $((sent + 2)) $(( $(counter requests_total) - before ))
+check "the replies stopped coming: the app's send buffer filled" yes "$stalled"
+check_true "hundreds of unread replies before that ($sent)" [ "$sent" -ge 100 ]
+check "every request was answered 200 once the peer read" "$sent" "$answered"
+check "the connection carries the next request" "Status: 200 OK" "$(sed -n 2p "$IT_TMP/unread")"
+check "nothing left in the loop" 1 "$(counter live_requests)"
 it_done
