@@ -781,12 +781,14 @@ static void *watchdog_main(void *arg)
 	return NULL;
 }
 
-struct acceptor *acceptor_start(int listen_fd, const struct acceptor_opts *o,
-                                acceptor_deliver_fn deliver, void *ctx)
+int acceptor_start(struct acceptor **out, int listen_fd,
+                   const struct acceptor_opts *o, acceptor_deliver_fn deliver,
+                   void *ctx)
 {
+	*out = NULL;
 	struct acceptor *a = calloc(1, sizeof *a);
 	if (!a)
-		return NULL;
+		return -ENOMEM;
 	a->opts = *o;
 	if (a->opts.threads == 0)
 		a->opts.threads = 1;
@@ -827,6 +829,7 @@ struct acceptor *acceptor_start(int listen_fd, const struct acceptor_opts *o,
 		goto fail;
 	for (unsigned i = 0; i < a->opts.threads; i++)
 		a->slots[i].fd = -1;
+	*out = a; /* pthread_create orders this before the threads' reads */
 
 	/* Signals belong to the loop thread (libevent's evsignal). */
 	sigset_t all, old;
@@ -852,19 +855,17 @@ struct acceptor *acceptor_start(int listen_fd, const struct acceptor_opts *o,
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (err) {
-		errno = err;
-		int saved = errno;
-		acceptor_stop(a);
-		errno = saved;
-		return NULL;
+		acceptor_stop(a); /* joins the threads that did start */
+		*out = NULL;
+		return -err;
 	}
-	return a;
+	return 0;
 
 fail:;
-	int saved = errno;
+	int saved = errno ? errno : ENOMEM;
 	acceptor_stop(a);
-	errno = saved;
-	return NULL;
+	*out = NULL;
+	return -saved;
 }
 
 void acceptor_stop(struct acceptor *a)

@@ -627,8 +627,7 @@ int server_start(struct server *s, int listen_fd)
 		.max_sleep = s->cfg->max_sleep,
 		.idle_timeout_s = s->cfg->idle_timeout,
 	};
-	s->acceptor = acceptor_start(listen_fd, &o, server_deliver, s);
-	return s->acceptor ? 0 : -errno;
+	return acceptor_start(&s->acceptor, listen_fd, &o, server_deliver, s);
 }
 
 size_t server_pending(const struct server *s)
@@ -700,6 +699,8 @@ void server_free(struct server *s)
 	while (r) {
 		struct request *next = r->next;
 		close(r->fd);
+		if (r->d) /* a reply an acceptor handed over part-sent */
+			deferred_unref(r->d);
 		request_free(r);
 		r = next;
 	}

@@ -35,10 +35,13 @@ struct acceptor_opts {
 /* Runs on an acceptor thread; takes ownership of `r`. */
 typedef void (*acceptor_deliver_fn)(void *ctx, struct request *r);
 
-/* Starts the threads on `listen_fd` (non-blocking, owned by the caller).
- * NULL on error (errno set).  FCGX_Init must have run. */
-struct acceptor *acceptor_start(int listen_fd, const struct acceptor_opts *o,
-                                acceptor_deliver_fn deliver, void *ctx);
+/* Starts the threads on `listen_fd` (non-blocking, owned by the caller)
+ * and stores the acceptor in *out before the first of them starts, since
+ * `deliver` may need it (acceptor_keep) from the first request on; *out is
+ * NULL again on error.  0 or -errno.  FCGX_Init must have run. */
+int acceptor_start(struct acceptor **out, int listen_fd,
+                   const struct acceptor_opts *o, acceptor_deliver_fn deliver,
+                   void *ctx);
 
 /* Takes a kept-alive connection whose reply is out: the threads read its
  * next request when nginx sends one.  The caller must no longer watch or
