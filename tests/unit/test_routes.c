@@ -153,9 +153,10 @@ static void test_other_routes_wait_for_the_loop(void **state)
 }
 
 /* Two threads besides this one run the at-once routes side by side, as
- * two acceptors do; every body must come out whole.  (Data races would
- * show under the sanitizer and valgrind builds of this test rather than as
- * a wrong body; the body check catches shared state that is overwritten.) */
+ * two acceptors do; every body must come out whole.  The body check
+ * catches shared state that one thread overwrites under another; a race
+ * that leaves the bodies intact needs ThreadSanitizer to show (`make
+ * BUILD=build-tsan CC=clang SANITIZE=thread unit`: clean at this commit). */
 struct runner {
 	struct routes *routes;
 	unsigned rounds, wrong;
