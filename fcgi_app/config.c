@@ -73,6 +73,13 @@ static const struct option_spec specs[] = {
 	{"fire-interval-us", "FCGI_APP_FIRE_INTERVAL_US", OPT_UINT,
 	 F(fire_interval_us), 0, 1000000,
 	 "microseconds between paced batches (default 1000)"},
+	{"fire-rate-busy", "FCGI_APP_FIRE_RATE_BUSY", OPT_UINT, F(fire_rate_busy),
+	 0, 100000000,
+	 "the fire's rate while other requests arrive, so they keep their "
+	 "latency; 0: always --fire-rate (default 5000)"},
+	{"fire-busy-ms", "FCGI_APP_FIRE_BUSY_MS", OPT_UINT, F(fire_busy_ms), 1,
+	 60000, "ms after a request other than /simple or /simple/fire that "
+	 "the fire keeps --fire-rate-busy (default 50)"},
 	{"shutdown-grace", "FCGI_APP_SHUTDOWN_GRACE", OPT_UINT,
 	 F(shutdown_grace), 0, 3600,
 	 "seconds to finish replies after SIGTERM (default 10)"},
@@ -102,6 +109,8 @@ void config_defaults(struct config *c)
 		.fire_batch = 128,
 		.fire_rate = 25000,
 		.fire_interval_us = 1000,
+		.fire_rate_busy = 5000,
+		.fire_busy_ms = 50,
 		.shutdown_grace = 10,
 		.log_level = LOG_LEVEL_INFO,
 	};

@@ -189,6 +189,8 @@ int main(int argc, char **argv)
 		.fire_batch = cfg.fire_batch,
 		.fire_rate = cfg.fire_rate,
 		.fire_interval_us = cfg.fire_interval_us,
+		.fire_rate_busy = cfg.fire_rate_busy,
+		.fire_busy_us = cfg.fire_busy_ms * 1000u,
 		.max_sleep = cfg.max_sleep,
 	};
 	routes = pool ? routes_new(base, pool, &ropts) : NULL;

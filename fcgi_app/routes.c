@@ -2,13 +2,16 @@
 #include "routes.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <event2/event.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/timerfd.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "clock.h"
 #include "deferred.h"
@@ -25,13 +28,17 @@ struct waiter {
 
 struct routes {
 	struct pool *pool;
-	struct event *fire_ev; /* timer: continues a fire on the next loop turn */
+	struct event *fire_ev; /* fire_tfd readable: the next batch is due */
+	int fire_tfd;          /* timerfd, armed only while a fire runs */
 	struct waiter waiting; /* sentinel of a circular list */
 	struct waiter firing;  /* taken by a fire, not yet fired */
 	size_t n_waiting; /* on either list: not yet fired */
 	struct routes_opts opts;
 	double fire_credit;    /* replies the rate allows now, not yet sent */
 	uint64_t fire_last_us; /* when the credit was last topped up */
+	/* When routes_dispatch last started a request other than /simple and
+	 * /simple/fire.  Acceptor threads write it too (routes_at_once). */
+	_Atomic uint64_t fg_last_us;
 };
 
 static void list_init(struct waiter *head)
@@ -123,20 +130,36 @@ static struct deferred *route_simple(struct routes *r)
  * Fractions carry over (a rate below one per interval fires one waiter
  * every few intervals), and the credit is capped at one batch, so a loop
  * that stalled does not catch up in a flood. */
+/* The rate of the next batch: fire_rate_busy while other requests
+ * arrive, else fire_rate (0: unpaced).  The fire is background work: every
+ * reply it sends, nginx must relay before it gets to a request queued
+ * behind it, so while someone is waiting for an answer now, the fan-out
+ * yields nginx's time to them (docs/BENCHMARKS.md, "Priority"). */
+static unsigned fire_rate_now(struct routes *r, uint64_t now)
+{
+	const struct routes_opts *o = &r->opts;
+	if (o->fire_rate_busy == 0 ||
+	    (o->fire_rate != 0 && o->fire_rate <= o->fire_rate_busy))
+		return o->fire_rate;
+	uint64_t last = atomic_load_explicit(&r->fg_last_us, memory_order_relaxed);
+	return last + o->fire_busy_us > now ? o->fire_rate_busy : o->fire_rate;
+}
+
 static void fire_batch(struct routes *r, bool first)
 {
 	const struct routes_opts *o = &r->opts;
 	uint64_t now = clock_us();
-	if (o->fire_rate == 0) {
+	unsigned rate = fire_rate_now(r, now);
+	if (rate == 0) {
 		r->fire_credit = o->fire_batch;
 	} else if (first) {
 		/* Start with one interval's worth, so a small fire completes
 		 * at once and a slow rate starts slowly. */
-		r->fire_credit = (double)o->fire_rate * o->fire_interval_us / 1e6;
+		r->fire_credit = (double)rate * o->fire_interval_us / 1e6;
 		if (r->fire_credit < 1)
 			r->fire_credit = 1;
 	} else {
-		r->fire_credit += (double)(now - r->fire_last_us) * o->fire_rate / 1e6;
+		r->fire_credit += (double)(now - r->fire_last_us) * rate / 1e6;
 	}
 	if (r->fire_credit > o->fire_batch)
 		r->fire_credit = o->fire_batch;
@@ -163,22 +186,26 @@ static void fire_batch(struct routes *r, bool first)
 	 * relay every reply to its client: thousands at once stall it. */
 	if (r->firing.next != &r->firing) {
 		uint64_t us = 0;
-		if (o->fire_rate) {
+		if (rate) {
 			/* Wake when the next waiter is due, not sooner. */
-			double wait = (1 - r->fire_credit) * 1e6 / o->fire_rate;
+			double wait = (1 - r->fire_credit) * 1e6 / rate;
 			us = wait > o->fire_interval_us ? (uint64_t)wait
 			                                : o->fire_interval_us;
 		}
-		struct timeval tv = {(time_t)(us / 1000000),
-		                     (suseconds_t)(us % 1000000)};
-		evtimer_add(r->fire_ev, &tv);
+		if (us == 0)
+			us = 1; /* 0 would disarm it */
+		struct itimerspec its = {
+		    .it_value = {(time_t)(us / 1000000), (long)(us % 1000000) * 1000}};
+		timerfd_settime(r->fire_tfd, 0, &its, NULL);
 	}
 }
 
 static void on_fire_ev(evutil_socket_t fd, short what, void *arg)
 {
-	(void)fd;
 	(void)what;
+	uint64_t expirations;
+	if (read(fd, &expirations, sizeof expirations) < 0)
+		return; /* EAGAIN: disarmed or re-armed meanwhile */
 	fire_batch(arg, false);
 }
 
@@ -323,9 +350,21 @@ static struct deferred *route_not_found(int *status)
 	    "<h1>404 Not Found</h1><p>No such resource.</p></body></html>"));
 }
 
+/* At most one store per millisecond: two acceptors and the loop share
+ * this cache line on every request. */
+static void note_foreground(struct routes *r)
+{
+	uint64_t now = clock_us();
+	if (now - atomic_load_explicit(&r->fg_last_us, memory_order_relaxed) >= 1000)
+		atomic_store_explicit(&r->fg_last_us, now, memory_order_relaxed);
+}
+
 struct deferred *routes_dispatch(struct routes *r, const struct router_match *m,
                                  int *status)
 {
+	if (r->opts.fire_rate_busy && m->route != ROUTER_SIMPLE &&
+	    m->route != ROUTER_SIMPLE_FIRE)
+		note_foreground(r);
 	switch (m->route) {
 	case ROUTER_SIMPLE: return route_simple(r);
 	case ROUTER_SIMPLE_FIRE: return route_fire(r);
@@ -364,8 +403,16 @@ struct routes *routes_new(struct event_base *base, struct pool *pool,
 	struct routes *r = calloc(1, sizeof *r);
 	if (!r)
 		return NULL;
-	r->fire_ev = evtimer_new(base, on_fire_ev, r);
-	if (!r->fire_ev) {
+	r->fire_tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (r->fire_tfd < 0) {
+		free(r);
+		return NULL;
+	}
+	r->fire_ev = event_new(base, r->fire_tfd, EV_READ | EV_PERSIST, on_fire_ev, r);
+	if (!r->fire_ev || event_add(r->fire_ev, NULL) < 0) {
+		if (r->fire_ev)
+			event_free(r->fire_ev);
+		close(r->fire_tfd);
 		free(r);
 		return NULL;
 	}
@@ -395,5 +442,6 @@ void routes_free(struct routes *r)
 	cancel_all(&r->firing);
 	cancel_all(&r->waiting);
 	event_free(r->fire_ev);
+	close(r->fire_tfd);
 	free(r);
 }

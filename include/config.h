@@ -30,6 +30,9 @@ struct config {
 	unsigned fire_batch;       /* most /simple fired per batch */
 	unsigned fire_rate;        /* /simple fired per second; 0: unpaced */
 	unsigned fire_interval_us; /* pause between batches of a fire */
+	unsigned fire_rate_busy;   /* /simple fired per second while other
+	                              requests arrive; 0: no such priority */
+	unsigned fire_busy_ms;     /* how long one such request counts */
 	unsigned shutdown_grace;   /* seconds to finish replies on SIGTERM */
 	int log_level;             /* enum log_level */
 	bool health;               /* --health: probe a running app, exit */

@@ -11,11 +11,14 @@
  * /simple/fire fires them all, paced at `fire_rate` per second in batches
  * `fire_interval_us` apart, so a fan-out to thousands neither holds the
  * loop nor floods nginx with thousands of replies at once, and other
- * requests go on meanwhile.
+ * requests go on meanwhile.  While such other requests arrive (any route
+ * but /simple and /simple/fire, within the last `fire_busy_us`), the fire
+ * slows to `fire_rate_busy`: a request someone waits for now goes before
+ * the fan-out's backlog in nginx too.
  *
  * Runs on the loop thread, except the routes routes_at_once names: their
- * handlers touch nothing shared (no registry, no pool, no loop), so any
- * thread may run them with its own Deferreds.
+ * handlers touch nothing shared but one atomic timestamp (no registry, no
+ * pool, no loop), so any thread may run them with its own Deferreds.
  */
 #ifndef FCGI_APP_ROUTES_H
 #define FCGI_APP_ROUTES_H
@@ -41,6 +44,9 @@ struct routes_opts {
 	unsigned fire_batch;       /* most /simple fired per batch (>= 1) */
 	unsigned fire_rate;        /* replies per second; 0: unpaced */
 	unsigned fire_interval_us; /* between paced batches */
+	unsigned fire_rate_busy;   /* replies per second while other requests
+	                              arrive (see routes_dispatch); 0: none */
+	unsigned fire_busy_us;     /* how long one such request counts */
 	unsigned long max_sleep;   /* named in the 400 for /sleep/<n> */
 };
 

@@ -4,7 +4,9 @@
  * have fired by the time routes_dispatch returns, with the body and status
  * of ROUTES.md, on whichever thread runs it; a route it does not name must
  * really wait (else answering it on the loop would be a needless hop, and
- * the list would be wrong the other way).
+ * the list would be wrong the other way).  Then the fire's pacing: how
+ * many waiters a batch completes, how far apart batches are, and the
+ * slower rate while other requests arrive.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,7 +19,9 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "clock.h"
 #include "deferred.h"
 #include "failure.h"
 #include "pool.h"
@@ -188,6 +192,176 @@ static void test_at_once_routes_on_other_threads(void **state)
 	assert_int_equal(ru[1].wrong, 0);
 }
 
+/* ---- the fire's pacing ------------------------------------------------ */
+
+static const char FIRED[] = "<u><i>This is a simple callback...FIRE!</i></u>";
+
+#define WAITERS 20
+
+struct fire_run;
+
+struct waiter_seen {
+	struct fire_run *run;
+	struct got got;
+	uint64_t at_us; /* when its Deferred fired */
+};
+
+struct fire_run {
+	struct waiter_seen w[WAITERS];
+	unsigned done;
+	struct event_base *base;
+};
+
+static struct deferred_val on_waiter_fired(struct deferred_val v, void *arg)
+{
+	struct waiter_seen *w = arg;
+	w->at_us = clock_us();
+	if (++w->run->done == WAITERS)
+		event_base_loopbreak(w->run->base);
+	return record(v, &w->got);
+}
+
+/* The fixture's routes, replaced by ones with these pacing options. */
+static void reopen(struct fixture *f, struct routes_opts o)
+{
+	routes_free(f->routes);
+	o.max_sleep = 60;
+	f->routes = routes_new(f->base, f->pool, &o);
+	assert_non_null(f->routes);
+}
+
+/* Holds WAITERS /simple and fires them.  Returns how many completed
+ * before the fire returned: its first batch. */
+static unsigned hold_and_fire(struct fixture *f, struct fire_run *run)
+{
+	memset(run, 0, sizeof *run);
+	run->base = f->base;
+	for (unsigned i = 0; i < WAITERS; i++) {
+		struct router_match m = {ROUTER_SIMPLE, 0};
+		int status = 200;
+		struct deferred *d = routes_dispatch(f->routes, &m, &status);
+		assert_non_null(d);
+		run->w[i].run = run;
+		assert_int_equal(deferred_add_both(d, on_waiter_fired, &run->w[i], NULL), 0);
+		deferred_unref(d); /* the registry holds its own reference */
+	}
+	assert_int_equal(run->done, 0);
+	assert_int_equal(routes_simple_waiting(f->routes), WAITERS);
+	struct router_match fire = {ROUTER_SIMPLE_FIRE, 0};
+	int status = 200;
+	struct deferred *d = routes_dispatch(f->routes, &fire, &status);
+	assert_non_null(d);
+	deferred_unref(d);
+	return run->done;
+}
+
+static void on_guard(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	event_base_loopbreak(arg);
+}
+
+/* Runs the loop until every waiter fired (or 10 s passed), and checks
+ * that each got the fired body exactly once. */
+static void finish_fire(struct fixture *f, struct fire_run *run)
+{
+	struct event *guard = evtimer_new(f->base, on_guard, f->base);
+	struct timeval ten = {10, 0};
+	evtimer_add(guard, &ten);
+	if (run->done < WAITERS)
+		event_base_dispatch(f->base);
+	event_free(guard);
+	assert_int_equal(run->done, WAITERS);
+	for (unsigned i = 0; i < WAITERS; i++) {
+		assert_false(run->w[i].got.failed);
+		assert_string_equal(run->w[i].got.body, FIRED);
+	}
+	assert_int_equal(routes_simple_waiting(f->routes), 0);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return (x > y) - (x < y);
+}
+
+/* One waiter per batch, batches 2 ms apart: the gaps must be 2 ms, not
+ * the 4 ms tick of the coarse clock libevent's own timers run on (which
+ * the fire used before it had a timerfd of its own). */
+static void test_fire_batches_are_an_interval_apart(void **state)
+{
+	struct fixture *f = *state;
+	reopen(f, (struct routes_opts){.fire_rate = 1000000, .fire_batch = 1,
+	                               .fire_interval_us = 2000});
+	struct fire_run run;
+	assert_int_equal(hold_and_fire(f, &run), 1);
+	finish_fire(f, &run);
+	uint64_t gaps[WAITERS - 1];
+	for (unsigned i = 1; i < WAITERS; i++)
+		gaps[i - 1] = run.w[i].at_us - run.w[i - 1].at_us;
+	qsort(gaps, WAITERS - 1, sizeof gaps[0], cmp_u64);
+	uint64_t median = gaps[(WAITERS - 1) / 2];
+	assert_in_range(median, 1900, 3500);
+}
+
+/* The first batch is one interval's worth at the rate: 4 at 2,000/s and
+ * 2 ms; the registry's own /simple and /simple/fire do not count as other
+ * requests. */
+static void test_fire_first_batch_is_one_interval_at_the_rate(void **state)
+{
+	struct fixture *f = *state;
+	reopen(f, (struct routes_opts){.fire_rate = 2000, .fire_batch = 1000,
+	                               .fire_interval_us = 2000,
+	                               .fire_rate_busy = 500,
+	                               .fire_busy_us = 10000000});
+	struct fire_run run;
+	assert_int_equal(hold_and_fire(f, &run), 4);
+	finish_fire(f, &run);
+}
+
+/* A /coro just before the fire: the fire goes at fire_rate_busy (1 per
+ * 1 ms batch) instead of everything in the first batch, and still
+ * completes every waiter. */
+static void test_fire_slows_while_other_requests_arrive(void **state)
+{
+	struct fixture *f = *state;
+	struct routes_opts o = {.fire_rate = 1000000, .fire_batch = 1000,
+	                        .fire_interval_us = 1000, .fire_rate_busy = 1000,
+	                        .fire_busy_us = 10000000};
+	reopen(f, o);
+	struct fire_run run;
+	assert_int_equal(hold_and_fire(f, &run), WAITERS); /* nobody else */
+	finish_fire(f, &run);
+
+	struct got g = {0};
+	int status;
+	assert_true(dispatch_now(f->routes, ROUTER_CORO, 0, &status, &g));
+	assert_int_equal(hold_and_fire(f, &run), 1);
+	finish_fire(f, &run);
+	/* 19 more at 1,000/s: at least ~19 ms, whatever the machine does. */
+	assert_true(run.w[WAITERS - 1].at_us - run.w[0].at_us >= 15000);
+}
+
+/* Past fire_busy_us without other requests, the fire is back at its own
+ * rate. */
+static void test_fire_rate_returns_after_the_busy_window(void **state)
+{
+	struct fixture *f = *state;
+	reopen(f, (struct routes_opts){.fire_rate = 1000000, .fire_batch = 1000,
+	                               .fire_interval_us = 1000,
+	                               .fire_rate_busy = 1000,
+	                               .fire_busy_us = 2000});
+	struct got g = {0};
+	int status;
+	assert_true(dispatch_now(f->routes, ROUTER_CORO, 0, &status, &g));
+	struct timespec ts = {0, 5000000};
+	nanosleep(&ts, NULL);
+	struct fire_run run;
+	assert_int_equal(hold_and_fire(f, &run), WAITERS);
+	finish_fire(f, &run);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -197,6 +371,14 @@ int main(void)
 	                                    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_at_once_routes_on_other_threads,
 	                                    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_fire_batches_are_an_interval_apart,
+	                                    setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_fire_first_batch_is_one_interval_at_the_rate, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_fire_slows_while_other_requests_arrive, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_fire_rate_returns_after_the_busy_window, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
