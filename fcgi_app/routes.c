@@ -123,18 +123,11 @@ static struct deferred *route_simple(struct routes *r)
 	return d;
 }
 
-/* Fires the next batch of the waiters a fire took.  The batch is what
- * the fire rate allowed since the last one, at most fire_batch, so a late
- * timer makes the next batch larger rather than the whole fire slower:
- * 10,000 waiters at 25,000/s take ~0.4 s however coarse the timer is.
- * Fractions carry over (a rate below one per interval fires one waiter
- * every few intervals), and the credit is capped at one batch, so a loop
- * that stalled does not catch up in a flood. */
 /* The rate of the next batch: fire_rate_busy while other requests
  * arrive, else fire_rate (0: unpaced).  The fire is background work: every
  * reply it sends, nginx must relay before it gets to a request queued
  * behind it, so while someone is waiting for an answer now, the fan-out
- * yields nginx's time to them (docs/BENCHMARKS.md, "Priority"). */
+ * yields nginx's time to them (docs/ARCHITECTURE.md, "Fan-out"). */
 static unsigned fire_rate_now(struct routes *r, uint64_t now)
 {
 	const struct routes_opts *o = &r->opts;
@@ -145,6 +138,13 @@ static unsigned fire_rate_now(struct routes *r, uint64_t now)
 	return last + o->fire_busy_us > now ? o->fire_rate_busy : o->fire_rate;
 }
 
+/* Fires the next batch of the waiters a fire took.  The batch is what
+ * the fire rate allowed since the last one, at most fire_batch, so a late
+ * timer makes the next batch larger rather than the whole fire slower:
+ * 10,000 waiters at 25,000/s take ~0.4 s however coarse the timer is.
+ * Fractions carry over (a rate below one per interval fires one waiter
+ * every few intervals), and the credit is capped at one batch, so a loop
+ * that stalled does not catch up in a flood. */
 static void fire_batch(struct routes *r, bool first)
 {
 	const struct routes_opts *o = &r->opts;
@@ -196,6 +196,7 @@ static void fire_batch(struct routes *r, bool first)
 			us = 1; /* 0 would disarm it */
 		struct itimerspec its = {
 		    .it_value = {(time_t)(us / 1000000), (long)(us % 1000000) * 1000}};
+		/* Cannot fail: a valid timerfd and a relative time > 0. */
 		timerfd_settime(r->fire_tfd, 0, &its, NULL);
 	}
 }
