@@ -56,7 +56,7 @@ test_deferred_MODS := deferred failure
 test_pool_MODS     := pool deferred failure
 test_router_MODS   := router
 test_response_MODS := response
-test_routes_MODS   := routes pool deferred failure clock router
+test_routes_MODS   := routes pool deferred failure clock router log
 
 .SECONDEXPANSION:
 $(BUILD)/tests/unit/%: $(BUILD)/obj/tests/unit/%.o $$(addprefix $(BUILD)/obj/fcgi_app/,$$(addsuffix .o,$$($$*_MODS)))

@@ -16,6 +16,7 @@
 #include "clock.h"
 #include "deferred.h"
 #include "failure.h"
+#include "log.h"
 #include "pool.h"
 
 /* A /simple waiting for the fire.  Lives on `waiting` (or on `firing` once
@@ -29,7 +30,9 @@ struct waiter {
 struct routes {
 	struct pool *pool;
 	struct event *fire_ev; /* fire_tfd readable: the next batch is due */
-	int fire_tfd;          /* timerfd, armed only while a fire runs */
+	int fire_tfd;          /* timerfd, armed while a fire runs (and until
+	                          its next expiry after the last waiter of a
+	                          fire was cancelled: one empty batch) */
 	struct waiter waiting; /* sentinel of a circular list */
 	struct waiter firing;  /* taken by a fire, not yet fired */
 	size_t n_waiting; /* on either list: not yet fired */
@@ -37,7 +40,8 @@ struct routes {
 	double fire_credit;    /* replies the rate allows now, not yet sent */
 	uint64_t fire_last_us; /* when the credit was last topped up */
 	/* When routes_dispatch last started a request other than /simple and
-	 * /simple/fire.  Acceptor threads write it too (routes_at_once). */
+	 * /simple/fire; 0: never.  Acceptor threads write it too
+	 * (routes_at_once). */
 	_Atomic uint64_t fg_last_us;
 };
 
@@ -135,7 +139,25 @@ static unsigned fire_rate_now(struct routes *r, uint64_t now)
 	    (o->fire_rate != 0 && o->fire_rate <= o->fire_rate_busy))
 		return o->fire_rate;
 	uint64_t last = atomic_load_explicit(&r->fg_last_us, memory_order_relaxed);
-	return last + o->fire_busy_us > now ? o->fire_rate_busy : o->fire_rate;
+	return last != 0 && last + o->fire_busy_us > now ? o->fire_rate_busy
+	                                                 : o->fire_rate;
+}
+
+/* Completes up to n of the waiters a fire took, oldest first. */
+static void fire_some(struct routes *r, size_t n)
+{
+	for (size_t i = 0; i < n && r->firing.next != &r->firing; i++) {
+		struct waiter *w = r->firing.next;
+		struct deferred *d = w->d;
+		list_unlink(w);
+		r->n_waiting--;
+		free(w);
+		/* Every waiter shares the one static value: no copy per
+		 * request; each chain's first addTag makes its own string. */
+		if (deferred_callback(d, deferred_val_static(ROUTES_FIRE_VALUE)) < 0)
+			deferred_cancel(d); /* cannot happen: waiters are unfired */
+		deferred_unref(d);
+	}
 }
 
 /* Fires the next batch of the waiters a fire took.  The batch is what
@@ -166,19 +188,7 @@ static void fire_batch(struct routes *r, bool first)
 	r->fire_last_us = now;
 	unsigned n = (unsigned)r->fire_credit;
 	r->fire_credit -= n;
-
-	for (unsigned i = 0; i < n && r->firing.next != &r->firing; i++) {
-		struct waiter *w = r->firing.next;
-		struct deferred *d = w->d;
-		list_unlink(w);
-		r->n_waiting--;
-		free(w);
-		/* Every waiter shares the one static value: no copy per
-		 * request; each chain's first addTag makes its own string. */
-		if (deferred_callback(d, deferred_val_static(ROUTES_FIRE_VALUE)) < 0)
-			deferred_cancel(d); /* cannot happen: waiters are unfired */
-		deferred_unref(d);
-	}
+	fire_some(r, n);
 	/* A timer, not event_active: an event activated from its own
 	 * callback runs again in the same pass, before the loop polls; a
 	 * timer waits for the next epoll_wait, so I/O and other requests get
@@ -196,8 +206,15 @@ static void fire_batch(struct routes *r, bool first)
 			us = 1; /* 0 would disarm it */
 		struct itimerspec its = {
 		    .it_value = {(time_t)(us / 1000000), (long)(us % 1000000) * 1000}};
-		/* Cannot fail: a valid timerfd and a relative time > 0. */
-		timerfd_settime(r->fire_tfd, 0, &its, NULL);
+		/* Cannot fail with a valid timerfd and a time > 0.  If it
+		 * did, nothing would wake the rest of the fire: better all of
+		 * them now than none. */
+		if (timerfd_settime(r->fire_tfd, 0, &its, NULL) < 0) {
+			log_error("msg=\"cannot arm the fire's timer, firing the "
+			          "rest unpaced\" errno=%d waiting=%zu",
+			          errno, r->n_waiting);
+			fire_some(r, SIZE_MAX);
+		}
 	}
 }
 
@@ -351,13 +368,19 @@ static struct deferred *route_not_found(int *status)
 	    "<h1>404 Not Found</h1><p>No such resource.</p></body></html>"));
 }
 
-/* At most one store per millisecond: two acceptors and the loop share
- * this cache line on every request. */
+/* At most one store per millisecond: the acceptors and the loop share
+ * this cache line on every request.  A compare-and-swap, so that a
+ * thread preempted between its clock read and its store never moves the
+ * stamp back over a later one. */
 static void note_foreground(struct routes *r)
 {
 	uint64_t now = clock_us();
-	if (now - atomic_load_explicit(&r->fg_last_us, memory_order_relaxed) >= 1000)
-		atomic_store_explicit(&r->fg_last_us, now, memory_order_relaxed);
+	uint64_t last = atomic_load_explicit(&r->fg_last_us, memory_order_relaxed);
+	while (now >= last + 1000 &&
+	       !atomic_compare_exchange_weak_explicit(&r->fg_last_us, &last, now,
+	                                              memory_order_relaxed,
+	                                              memory_order_relaxed))
+		;
 }
 
 struct deferred *routes_dispatch(struct routes *r, const struct router_match *m,

@@ -8,6 +8,7 @@
  * many waiters a batch completes, how far apart batches are, and the
  * slower rate while other requests arrive.
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -50,7 +51,11 @@ static int setup(void **state)
 	assert_non_null(f->base);
 	f->pool = pool_new(f->base, 1, 4);
 	assert_non_null(f->pool);
-	struct routes_opts o = {.fire_batch = 100, .max_sleep = 60};
+	/* The busy rate on, so that the at-once routes stamp the time (an
+	 * atomic that the two-thread test runs under TSan). */
+	struct routes_opts o = {.fire_batch = 100, .max_sleep = 60,
+	                        .fire_rate = 25000, .fire_rate_busy = 5000,
+	                        .fire_busy_us = 50000};
 	f->routes = routes_new(f->base, f->pool, &o);
 	assert_non_null(f->routes);
 	*state = f;
@@ -210,14 +215,22 @@ struct fire_run {
 	struct waiter_seen w[WAITERS];
 	unsigned done;
 	struct event_base *base;
+	struct routes *coro_routes; /* if set: a /coro once coro_after fired */
+	unsigned coro_after;
 };
 
 static struct deferred_val on_waiter_fired(struct deferred_val v, void *arg)
 {
 	struct waiter_seen *w = arg;
+	struct fire_run *run = w->run;
 	w->at_us = clock_us();
-	if (++w->run->done == WAITERS)
-		event_base_loopbreak(w->run->base);
+	if (++run->done == WAITERS)
+		event_base_loopbreak(run->base);
+	if (run->coro_routes && run->done == run->coro_after) {
+		struct got g = {0};
+		int status;
+		assert_true(dispatch_now(run->coro_routes, ROUTER_CORO, 0, &status, &g));
+	}
 	return record(v, &w->got);
 }
 
@@ -231,11 +244,17 @@ static void reopen(struct fixture *f, struct routes_opts o)
 }
 
 /* Holds WAITERS /simple and fires them.  Returns how many completed
- * before the fire returned: its first batch. */
+ * before the fire returned: its first batch.  The caller may have set
+ * run->coro_after beforehand. */
 static unsigned hold_and_fire(struct fixture *f, struct fire_run *run)
 {
+	unsigned coro_after = run->coro_after;
 	memset(run, 0, sizeof *run);
 	run->base = f->base;
+	if (coro_after) {
+		run->coro_routes = f->routes;
+		run->coro_after = coro_after;
+	}
 	for (unsigned i = 0; i < WAITERS; i++) {
 		struct router_match m = {ROUTER_SIMPLE, 0};
 		int status = 200;
@@ -262,8 +281,17 @@ static void on_guard(evutil_socket_t fd, short what, void *arg)
 	event_base_loopbreak(arg);
 }
 
+static uint64_t cpu_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
 /* Runs the loop until every waiter fired (or 10 s passed), and checks
- * that each got the fired body exactly once. */
+ * that each got the fired body exactly once.  Then the loop runs 50 ms
+ * more: a fire that is over must leave its timer quiet (a timerfd whose
+ * expiry is never read stays readable, and the loop would spin). */
 static void finish_fire(struct fixture *f, struct fire_run *run)
 {
 	struct event *guard = evtimer_new(f->base, on_guard, f->base);
@@ -271,7 +299,13 @@ static void finish_fire(struct fixture *f, struct fire_run *run)
 	evtimer_add(guard, &ten);
 	if (run->done < WAITERS)
 		event_base_dispatch(f->base);
+	struct timeval after = {0, 50000};
+	evtimer_add(guard, &after);
+	uint64_t cpu0 = cpu_us();
+	event_base_dispatch(f->base);
+	uint64_t spent = cpu_us() - cpu0;
 	event_free(guard);
+	assert_true(spent < 25000); /* a spinning loop: ~50,000 */
 	assert_int_equal(run->done, WAITERS);
 	for (unsigned i = 0; i < WAITERS; i++) {
 		assert_false(run->w[i].got.failed);
@@ -287,14 +321,16 @@ static int cmp_u64(const void *a, const void *b)
 }
 
 /* One waiter per batch, batches 2 ms apart: the gaps must be 2 ms, not
- * the 4 ms tick of the coarse clock libevent's own timers run on (which
- * the fire used before it had a timerfd of its own). */
+ * the tick of the coarse clock libevent's own timers run on, which the
+ * fire used before it had a timerfd of its own.  (That tick is 1000/HZ:
+ * 4 ms on this project's kernels, where the old code fails this test; a
+ * HZ=1000 kernel would not tell them apart.) */
 static void test_fire_batches_are_an_interval_apart(void **state)
 {
 	struct fixture *f = *state;
 	reopen(f, (struct routes_opts){.fire_rate = 1000000, .fire_batch = 1,
 	                               .fire_interval_us = 2000});
-	struct fire_run run;
+	struct fire_run run = {0};
 	assert_int_equal(hold_and_fire(f, &run), 1);
 	finish_fire(f, &run);
 	uint64_t gaps[WAITERS - 1];
@@ -315,7 +351,7 @@ static void test_fire_first_batch_is_one_interval_at_the_rate(void **state)
 	                               .fire_interval_us = 2000,
 	                               .fire_rate_busy = 500,
 	                               .fire_busy_us = 10000000});
-	struct fire_run run;
+	struct fire_run run = {0};
 	assert_int_equal(hold_and_fire(f, &run), 4);
 	finish_fire(f, &run);
 }
@@ -330,7 +366,7 @@ static void test_fire_slows_while_other_requests_arrive(void **state)
 	                        .fire_interval_us = 1000, .fire_rate_busy = 1000,
 	                        .fire_busy_us = 10000000};
 	reopen(f, o);
-	struct fire_run run;
+	struct fire_run run = {0};
 	assert_int_equal(hold_and_fire(f, &run), WAITERS); /* nobody else */
 	finish_fire(f, &run);
 
@@ -341,6 +377,44 @@ static void test_fire_slows_while_other_requests_arrive(void **state)
 	finish_fire(f, &run);
 	/* 19 more at 1,000/s: at least ~19 ms, whatever the machine does. */
 	assert_true(run.w[WAITERS - 1].at_us - run.w[0].at_us >= 15000);
+}
+
+/* A /coro while a fire runs slows the rest of it: waiters 1-3 go 1 ms
+ * apart, the ones after the /coro at the busy rate, 4 ms apart. */
+static void test_fire_slows_when_a_request_arrives_during_it(void **state)
+{
+	struct fixture *f = *state;
+	reopen(f, (struct routes_opts){.fire_rate = 1000000, .fire_batch = 1,
+	                               .fire_interval_us = 1000,
+	                               .fire_rate_busy = 250,
+	                               .fire_busy_us = 10000000});
+	struct fire_run run = {.coro_after = 3};
+	assert_int_equal(hold_and_fire(f, &run), 1);
+	finish_fire(f, &run);
+	uint64_t gaps[WAITERS - 4];
+	for (unsigned i = 4; i < WAITERS; i++)
+		gaps[i - 4] = run.w[i].at_us - run.w[i - 1].at_us;
+	qsort(gaps, WAITERS - 4, sizeof gaps[0], cmp_u64);
+	/* A timerfd never fires early: every gap is at least ~4 ms. */
+	assert_true(gaps[0] >= 3500);
+	uint64_t before = run.w[2].at_us - run.w[0].at_us; /* two 1 ms gaps */
+	assert_true(before < gaps[0]);
+}
+
+/* The busy rate only ever slows a fire: above fire_rate it is ignored. */
+static void test_busy_rate_never_speeds_a_fire_up(void **state)
+{
+	struct fixture *f = *state;
+	reopen(f, (struct routes_opts){.fire_rate = 1000, .fire_batch = 1000,
+	                               .fire_interval_us = 1000,
+	                               .fire_rate_busy = 1000000,
+	                               .fire_busy_us = 10000000});
+	struct got g = {0};
+	int status;
+	assert_true(dispatch_now(f->routes, ROUTER_CORO, 0, &status, &g));
+	struct fire_run run = {0};
+	assert_int_equal(hold_and_fire(f, &run), 1); /* 1 per ms, not 20 */
+	finish_fire(f, &run);
 }
 
 /* Past fire_busy_us without other requests, the fire is back at its own
@@ -356,8 +430,9 @@ static void test_fire_rate_returns_after_the_busy_window(void **state)
 	int status;
 	assert_true(dispatch_now(f->routes, ROUTER_CORO, 0, &status, &g));
 	struct timespec ts = {0, 5000000};
-	nanosleep(&ts, NULL);
-	struct fire_run run;
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+	struct fire_run run = {0};
 	assert_int_equal(hold_and_fire(f, &run), WAITERS);
 	finish_fire(f, &run);
 }
@@ -379,6 +454,10 @@ int main(void)
 	        test_fire_slows_while_other_requests_arrive, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_fire_rate_returns_after_the_busy_window, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+	        test_fire_slows_when_a_request_arrives_during_it, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_busy_rate_never_speeds_a_fire_up,
+	                                    setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
