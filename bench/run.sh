@@ -18,7 +18,9 @@
 # FLOOR_THREADS_KA, 256: libfcgi needs a thread per kept connection),
 # BENCH_NGINX_PRIORITY=N (nginx's workers at `worker_priority N`, e.g. -5),
 # BENCH_PAUSE_DAMON=1 (root: DAMON's kdamonds off for the run, see
-# bench/common.sh), BENCH_T4_CYCLES (3: target 4's cycles, best of them).
+# bench/common.sh), BENCH_T4_CYCLES (3: target 4's cycles, best of them),
+# BENCH_T4_CONTROL (1: after each target 4 cycle, a control cycle with
+# nothing held and the same windows; 0 skips them).
 . "$(dirname "$0")/common.sh"
 
 ROUNDS=${BENCH_ROUNDS:-3}
@@ -26,6 +28,7 @@ SECS=${BENCH_SECS:-5}
 HOLD=${BENCH_HOLD:-10000}
 HOLD_BIG=${BENCH_HOLD_BIG:-15000}
 T4_CYCLES=${BENCH_T4_CYCLES:-3}
+T4_CONTROL=${BENCH_T4_CONTROL:-1}
 FLOOR_THREADS=${FLOOR_THREADS:-16}
 FLOOR_THREADS_KA=${FLOOR_THREADS_KA:-256}
 MODES="0 8192"
@@ -33,7 +36,7 @@ ONLY="throughput hold latency compare pool lifecycle"
 LOCUST=0
 while [ $# -gt 0 ]; do
 	case $1 in
-	--quick) ROUNDS=1; SECS=2; HOLD=2000; HOLD_BIG=0; T4_CYCLES=1 ;;
+	--quick) ROUNDS=1; SECS=2; HOLD=2000; HOLD_BIG=0; T4_CYCLES=1; T4_CONTROL=0 ;;
 	--modes) MODES=$2; shift ;;
 	--locust) LOCUST=1 ;;
 	--only) ONLY=$2; shift ;;
@@ -239,11 +242,21 @@ latency_cycle() {
 	for c in $stalls; do
 		"$BIN/latprobe" --stall "$c" --duration $secs --out "$RUN/lat_cpu$c.txt" >"$RUN/lat_cpu${c}_whole.txt" &
 	done
-	sleep 5.2
-	out=$(timeout 120 "$BIN/holdclient" --port "$PORT" --n "$HOLD" --extra-path /sleep/30 --extra-n 20 \
-		--hold-seconds 8 --mode fire --timeout 90)
-	wait_probes
-	log "  cycle $cyc: $out"
+	if [ "$pass" = control ]; then
+		# Nothing held: the windows of the target cycle just before, at
+		# the same offsets from the probe's first request (T4_OFFS).
+		wait_probes
+		local t0 o
+		t0=$(head -1 "$RUN/lat_coro.txt" | cut -d' ' -f1)
+		read -ra o <<<"$T4_OFFS"
+		out="t_start_ns=$((t0 + o[0])) t_held_ns=$((t0 + o[1])) t_fire_ns=$((t0 + o[2])) t_last_ns=$((t0 + o[3]))"
+	else
+		sleep 5.2
+		out=$(timeout 120 "$BIN/holdclient" --port "$PORT" --n "$HOLD" --extra-path /sleep/30 --extra-n 20 \
+			--hold-seconds 8 --mode fire --timeout 90)
+		wait_probes
+	fi
+	log "  cycle $cyc ($pass): $out"
 	# BENCH_KEEP_SAMPLES=DIR keeps every probe sample (latprobe --out format),
 	# in DIR/ka<N>-<pass>-<cycle>/.
 	if [ -n "${BENCH_KEEP_SAMPLES:-}" ]; then
@@ -252,21 +265,29 @@ latency_cycle() {
 		cp "$RUN"/lat_*.txt "$keep/"
 		echo "$out" >"$keep/holdclient.txt"
 	fi
-	T4[$cyc:out]=$out
+	local k=$cyc
+	[ "$pass" = control ] && k=c$cyc
+	T4[$k:out]=$out
 	t_held=$(kv "$out" t_held_ns); t_fire=$(kv "$out" t_fire_ns); t_last=$(kv "$out" t_last_ns)
 	t_idle_end=$(kv "$out" t_start_ns)
+	if [ "$pass" = target ]; then
+		local t0
+		t0=$(head -1 "$RUN/lat_coro.txt" | cut -d' ' -f1)
+		T4_OFFS="$((t_idle_end - t0)) $((t_held - t0)) $((t_fire - t0)) $((t_last - t0))"
+	fi
 	for p in $probes_nginx $probe_direct ${stalls:+$(printf 'cpu%s ' $stalls)}; do
 		log "  $(cat "$RUN/lat_${p}_whole.txt")"
-		T4[$cyc:idle:$p]=$("$BIN/latprobe" --analyze "$RUN/lat_$p.txt" --to "$t_idle_end" --label "$p-idle")
-		T4[$cyc:held:$p]=$("$BIN/latprobe" --analyze "$RUN/lat_$p.txt" --from $((t_held + 2000000000)) --to "$t_fire" --label "$p-held")
-		T4[$cyc:fire:$p]=$("$BIN/latprobe" --analyze "$RUN/lat_$p.txt" --from "$t_fire" --to $((t_last + 100000000)) --label "$p-fire")
-		log "  ${T4[$cyc:idle:$p]}"; log "  ${T4[$cyc:held:$p]}"; log "  ${T4[$cyc:fire:$p]}"
+		T4[$k:idle:$p]=$("$BIN/latprobe" --analyze "$RUN/lat_$p.txt" --to "$t_idle_end" --label "$p-idle")
+		T4[$k:held:$p]=$("$BIN/latprobe" --analyze "$RUN/lat_$p.txt" --from $((t_held + 2000000000)) --to "$t_fire" --label "$p-held")
+		T4[$k:fire:$p]=$("$BIN/latprobe" --analyze "$RUN/lat_$p.txt" --from "$t_fire" --to $((t_last + 100000000)) --label "$p-fire")
+		log "  ${T4[$k:idle:$p]}"; log "  ${T4[$k:held:$p]}"; log "  ${T4[$k:fire:$p]}"
 	done
 }
 
 # t4_list WINDOW KEY [PROBE]: KEY of every cycle's WINDOW summary, " / "
-# between; t4_best and t4_sum: the smallest and the sum of them.
-t4_vals() { local k; for k in $(seq 1 "$T4_N"); do kv "${T4[$k:$1:${3:-coro}]}" "$2"; done; }
+# between; t4_best and t4_sum: the smallest and the sum of them.  With
+# T4_PFX=c, of the control cycles.
+t4_vals() { local k; for k in $(seq 1 "$T4_N"); do kv "${T4[${T4_PFX:-}$k:$1:${3:-coro}]}" "$2"; done; }
 t4_list() { t4_vals "$@" | paste -sd/ - | sed 's#/# / #g'; }
 t4_best() { t4_vals "$@" | sort -g | head -1; }
 t4_sum() { t4_vals "$@" | awk '{ s += $1 } END { print s + 0 }'; }
@@ -278,7 +299,10 @@ latency() {
 	# $T4_CYCLES cycles, each on a fresh stack, and judges the best of them
 	# (as targets 1 and 2 take the best of 3 rounds): one window's p99 on
 	# this shared machine is decided by a few stalls of its neighbours
-	# (docs/BENCHMARKS.md, "The held window and the machine").
+	# (docs/BENCHMARKS.md, "The held window and the machine").  Each
+	# target cycle is followed by a control cycle on a fresh stack: the
+	# same probe and windows with nothing held, so the table shows beside
+	# the verdicts how far the windows differ by the machine alone.
 	# The compare pass (one cycle) adds /floor, nginx's own /nginx200 and
 	# /coro sent straight to the app's socket ("direct"), to tell whether a
 	# stall is the app's, nginx's or the machine's; their 3,000 req/s more
@@ -291,6 +315,9 @@ latency() {
 	[ "$pass" = compare ] && T4_N=1
 	for cyc in $(seq 1 "$T4_N"); do
 		latency_cycle "$ka" "$pass" "$cyc" || return 1
+		if [ "$pass" = target ] && [ "$T4_CONTROL" = 1 ]; then
+			latency_cycle "$ka" control "$cyc" || return 1
+		fi
 	done
 	if [ "$pass" = compare ]; then
 		for p in coro floor nginx200 direct; do
@@ -316,6 +343,11 @@ latency() {
 	row 4 "ka=$ka /coro p99 during the fire of $HOLD, $best" "$pf ms" \
 		"ratio $(ratio "$pf" "$pi") <= 1.5; cycles $(t4_list fire p99_ms) ms, max $(t4_list fire max_ms) ms; non-2xx $(t4_sum fire non2xx); fire->last $(for c in $(seq 1 "$T4_N"); do kv "${T4[$c:out]}" fire_to_last_ms; done | paste -sd/ - | sed 's#/# / #g') ms" \
 		"$(yn le "$(ratio "$pf" "$pi")" 1.5)"
+	[ "$T4_CONTROL" = 1 ] || return 0
+	local T4_PFX=c ci cl cf
+	ci=$(t4_best idle p99_ms); cl=$(t4_best held p99_ms); cf=$(t4_best fire p99_ms)
+	row 4 "ka=$ka control: nothing held, same windows, $best" "$ci / $cl / $cf ms" \
+		"ratios $(ratio "$cl" "$ci") / $(ratio "$cf" "$ci") (the comparison's own noise); cycles: idle $(t4_list idle p99_ms), 'held' $(t4_list held p99_ms), 'fire' $(t4_list fire p99_ms) ms" ""
 }
 
 wait_probes() {
