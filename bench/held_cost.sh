@@ -66,4 +66,6 @@ mem "held ($N /simple pending, 10 workers busy, 10 jobs queued)"
 window "$hc"
 wait "$hc"
 echo "  hold client: $(tr ' ' '\n' <"$DIR/out" | grep -E '^(held|body_ok|pool_busy_held|pool_queued_held|fire_to_last_ms)=' | paste -sd' ')"
-mem "after the fire (the 20 /sleep still running)"
+mem "after the fire (the 20 /sleep still running; with keep-alive, nginx's cached connections idle in the app)"
+echo "  status: $(curl -s "http://127.0.0.1:$PORT/_fcgi_app/status" | awk '$1 == "pending" || $1 == "idle_connections"' | paste -sd' ')"
+window
