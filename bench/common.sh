@@ -1,5 +1,5 @@
 # Sourced by the bench scripts (run.sh, ab.sh, fire_cpu.sh, fires.sh,
-# held_noise.sh): strict mode, the checkout's root as the working
+# held_noise.sh, held_cost.sh, persec.sh): strict mode, the checkout's root as the working
 # directory, BUILD, the stack functions of scripts/stack.sh, kv, the bench's
 # own nginx settings and the DAMON pause.
 set -uo pipefail

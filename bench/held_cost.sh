@@ -15,6 +15,7 @@ N=${1:-10000}
 SECS=${SECS:-5}
 KA=${KA:-8192}
 export KA
+[ -x "$ROOT/$BUILD/bench/holdclient" ] || { echo "missing $BUILD/bench/holdclient: run make bench-bins" >&2; exit 1; }
 bench_private_stack heldcost
 stack_start_app --max-pending 20000 || exit 1
 stack_start_nginx || exit 1
@@ -29,13 +30,16 @@ mem() { # LABEL
 	echo "  kernel: $(awk '$1 == "sockets:" { print "sockets", $3 } $1 == "TCP:" { print "tcp", $3, "time_wait", $7 }' /proc/net/sockstat | paste -sd' ') slab $(awk '$1 == "Slab:" { print $2 }' /proc/meminfo) kB"
 }
 
+# Run time in ns of a schedstat file's task (0 if it is gone meanwhile).
+run_ns() { local v; v=$(cut -d' ' -f1 "$1" 2>/dev/null); echo "${v:-0}"; }
+
 # Run time in ns of the app (all threads), the nginx workers and the hold client.
 cpu() {
 	local t s=0 n=0 h=0
-	for t in /proc/"$STACK_APP_PID"/task/*/schedstat; do s=$((s + $(cut -d' ' -f1 "$t"))); done
-	for t in $(pgrep -P "$STACK_NGINX_PID"); do n=$((n + $(cut -d' ' -f1 /proc/"$t"/schedstat))); done
+	for t in /proc/"$STACK_APP_PID"/task/*/schedstat; do s=$((s + $(run_ns "$t"))); done
+	for t in $(pgrep -P "$STACK_NGINX_PID"); do n=$((n + $(run_ns /proc/"$t"/schedstat))); done
 	if [ -n "${1:-}" ]; then
-		for t in /proc/"$1"/task/*/schedstat; do h=$((h + $(cut -d' ' -f1 "$t"))); done
+		for t in /proc/"$1"/task/*/schedstat; do h=$((h + $(run_ns "$t"))); done
 	fi
 	echo "$s $n $h"
 }
@@ -56,11 +60,13 @@ window
 "$ROOT/$BUILD/bench/holdclient" --port "$PORT" --n "$N" --extra-path /sleep/30 --extra-n 20 \
 	--mode fire --hold-seconds $((SECS + 4)) --timeout 90 >"$DIR/out" &
 hc=$!
+p=0
 for _ in $(seq 1 300); do
 	p=$(curl -s "http://127.0.0.1:$PORT/_fcgi_app/status" | awk '$1 == "pending" { print $2 }')
 	[ "${p:-0}" -ge "$N" ] && break
 	sleep 0.1
 done
+[ "${p:-0}" -ge "$N" ] || { echo "held_cost: only ${p:-0} of $N pending after 30 s" >&2; exit 1; }
 sleep 2 # the held window of bench/run.sh starts 2 s after all are held
 mem "held ($N /simple pending, 10 workers busy, 10 jobs queued)"
 window "$hc"

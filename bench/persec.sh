@@ -7,8 +7,10 @@
 #   bench/persec.sh DIR/ka<N>-<pass>-<cycle> [PROBE]   (PROBE: coro)
 #
 # Prints one line per second of the probe's run: the offset, which window
-# the second falls in (idle, setup, held, fire, after), its sample count
-# and p99 in ms.  Reads only the kept files.
+# the second lies in whole (idle, setup, held, fire, after; border: it
+# straddles the held/fire or fire/after edge, so a fire shorter than 1 s
+# has only border seconds), its sample count and p99 in ms.  Reads only
+# the kept files.
 d=$(realpath "${1:?usage: bench/persec.sh DIR/ka<N>-<pass>-<cycle> [PROBE]}")
 . "$(dirname "$0")/common.sh"
 probe=${2:-coro}

@@ -221,7 +221,9 @@ hold_fire() {
 
 # One stack, one hold of $HOLD /simple + 20 /sleep/30, one fire, probes
 # throughout; the windows' summaries go to T4[<cycle>:<window>:<probe>]
-# (latprobe lines) and the hold client's line to T4[<cycle>:out].
+# (latprobe lines) and the hold client's line to T4[<cycle>:out].  PASS
+# control holds nothing and fires nothing: its keys are T4[c<cycle>:…],
+# its windows the last target cycle's (T4_OFFS).
 latency_cycle() {
 	local ka=$1 pass=$2 cyc=$3 out t_held t_fire t_last t_idle_end p c
 	local probes_nginx=coro probe_direct="" stalls="" secs=24
@@ -248,7 +250,11 @@ latency_cycle() {
 		wait_probes
 		local t0 o
 		t0=$(head -1 "$RUN/lat_coro.txt" | cut -d' ' -f1)
-		read -ra o <<<"$T4_OFFS"
+		read -ra o <<<"${T4_OFFS:-}"
+		if [ -z "$t0" ] || [ "${#o[@]}" -ne 4 ]; then
+			log "  cycle $cyc (control): skipped, no probe samples or no target windows"
+			return 0
+		fi
 		out="t_start_ns=$((t0 + o[0])) t_held_ns=$((t0 + o[1])) t_fire_ns=$((t0 + o[2])) t_last_ns=$((t0 + o[3]))"
 	else
 		sleep 5.2
@@ -273,7 +279,9 @@ latency_cycle() {
 	if [ "$pass" = target ]; then
 		local t0
 		t0=$(head -1 "$RUN/lat_coro.txt" | cut -d' ' -f1)
-		T4_OFFS="$((t_idle_end - t0)) $((t_held - t0)) $((t_fire - t0)) $((t_last - t0))"
+		T4_OFFS=""
+		[ -n "$t0" ] && [ -n "$t_idle_end" ] && [ -n "$t_held" ] && [ -n "$t_fire" ] && [ -n "$t_last" ] &&
+			T4_OFFS="$((t_idle_end - t0)) $((t_held - t0)) $((t_fire - t0)) $((t_last - t0))"
 	fi
 	for p in $probes_nginx $probe_direct ${stalls:+$(printf 'cpu%s ' $stalls)}; do
 		log "  $(cat "$RUN/lat_${p}_whole.txt")"
