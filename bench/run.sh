@@ -244,23 +244,24 @@ latency_cycle() {
 	for c in $stalls; do
 		"$BIN/latprobe" --stall "$c" --duration $secs --out "$RUN/lat_cpu$c.txt" >"$RUN/lat_cpu${c}_whole.txt" &
 	done
+	if [ "$pass" != control ]; then
+		sleep 5.2
+		out=$(timeout 120 "$BIN/holdclient" --port "$PORT" --n "$HOLD" --extra-path /sleep/30 --extra-n 20 \
+			--hold-seconds 8 --mode fire --timeout 90)
+	fi
+	wait_probes
+	# The probe's first request: the windows' origin for the control.
+	local t0 o
+	t0=$(head -1 "$RUN/lat_coro.txt" | cut -d' ' -f1)
 	if [ "$pass" = control ]; then
 		# Nothing held: the windows of the target cycle just before, at
 		# the same offsets from the probe's first request (T4_OFFS).
-		wait_probes
-		local t0 o
-		t0=$(head -1 "$RUN/lat_coro.txt" | cut -d' ' -f1)
 		read -ra o <<<"${T4_OFFS:-}"
 		if [ -z "$t0" ] || [ "${#o[@]}" -ne 4 ]; then
 			log "  cycle $cyc (control): skipped, no probe samples or no target windows"
 			return 0
 		fi
 		out="t_start_ns=$((t0 + o[0])) t_held_ns=$((t0 + o[1])) t_fire_ns=$((t0 + o[2])) t_last_ns=$((t0 + o[3]))"
-	else
-		sleep 5.2
-		out=$(timeout 120 "$BIN/holdclient" --port "$PORT" --n "$HOLD" --extra-path /sleep/30 --extra-n 20 \
-			--hold-seconds 8 --mode fire --timeout 90)
-		wait_probes
 	fi
 	log "  cycle $cyc ($pass): $out"
 	# BENCH_KEEP_SAMPLES=DIR keeps every probe sample (latprobe --out format),
@@ -277,8 +278,6 @@ latency_cycle() {
 	t_held=$(kv "$out" t_held_ns); t_fire=$(kv "$out" t_fire_ns); t_last=$(kv "$out" t_last_ns)
 	t_idle_end=$(kv "$out" t_start_ns)
 	if [ "$pass" = target ]; then
-		local t0
-		t0=$(head -1 "$RUN/lat_coro.txt" | cut -d' ' -f1)
 		T4_OFFS=""
 		[ -n "$t0" ] && [ -n "$t_idle_end" ] && [ -n "$t_held" ] && [ -n "$t_fire" ] && [ -n "$t_last" ] &&
 			T4_OFFS="$((t_idle_end - t0)) $((t_held - t0)) $((t_fire - t0)) $((t_last - t0))"
