@@ -13,6 +13,12 @@ export BUILD
 # client's and latprobe's output).
 kv() { tr ' ' '\n' <<<"$1" | sed -n "s/^$2=//p" | head -1; }
 
+# bench_counter KEY: KEY's value on the app's status page, through the
+# nginx on $PORT.
+bench_counter() {
+	curl -s --max-time 5 "http://127.0.0.1:$PORT/_fcgi_app/status" | awk -v k="$1" '$1 == k { print $2 }'
+}
+
 # bench_tune_nginx CONF: the settings 10-15k held requests need on this
 # machine (docs/BENCHMARKS.md, "Settings changed"): `reuseport` spreads the
 # connection burst evenly over the two workers, and worker_connections is

@@ -16,10 +16,7 @@ stack_start_nginx || exit 1
 "$BUILD/bench/holdclient" --port "$PORT" --n "$N" --mode fire --hold-seconds 3 --timeout 60 >"$DIR/out" &
 hc=$!
 # Snapshot once everything is held (the client fires 3 s after that).
-for _ in $(seq 1 100); do
-	[ "$(curl -s "http://127.0.0.1:$PORT/_fcgi_app/status" | awk '$1 == "pending" { print $2 }')" = "$N" ] && break
-	sleep 0.1
-done
+stack_wait '[ "$(bench_counter pending)" = "$N" ]' 10
 sleep 1
 stack_schedstat >"$DIR/before"
 if [ -n "${PERF:-}" ]; then # PERF=1: a profile of the app across the fire

@@ -60,18 +60,13 @@ window
 "$ROOT/$BUILD/bench/holdclient" --port "$PORT" --n "$N" --extra-path /sleep/30 --extra-n 20 \
 	--mode fire --hold-seconds $((SECS + 4)) --timeout 90 >"$DIR/out" &
 hc=$!
-p=0
-for _ in $(seq 1 300); do
-	p=$(curl -s "http://127.0.0.1:$PORT/_fcgi_app/status" | awk '$1 == "pending" { print $2 }')
-	[ "${p:-0}" -ge "$N" ] && break
-	sleep 0.1
-done
-[ "${p:-0}" -ge "$N" ] || { echo "held_cost: only ${p:-0} of $N pending after 30 s" >&2; exit 1; }
+stack_wait '[ "$(bench_counter pending)" -ge "$N" ]' 30 ||
+	{ echo "held_cost: only $(bench_counter pending) of $N pending after 30 s" >&2; exit 1; }
 sleep 2 # the held window of bench/run.sh starts 2 s after all are held
 mem "held ($N /simple pending, 10 workers busy, 10 jobs queued)"
 window "$hc"
 wait "$hc"
 echo "  hold client: $(tr ' ' '\n' <"$DIR/out" | grep -E '^(held|body_ok|pool_busy_held|pool_queued_held|fire_to_last_ms)=' | paste -sd' ')"
 mem "after the fire (the 20 /sleep still running; with keep-alive, nginx's cached connections idle in the app)"
-echo "  status: $(curl -s "http://127.0.0.1:$PORT/_fcgi_app/status" | awk '$1 == "pending" || $1 == "idle_connections"' | paste -sd' ')"
+echo "  status: pending $(bench_counter pending) idle_connections $(bench_counter idle_connections)"
 window

@@ -137,10 +137,6 @@ stop_stack() {
 	fi
 }
 
-counter() {
-	curl -s --max-time 5 "$URL/_fcgi_app/status" | awk -v k="$1" '$1 == k { print $2 }'
-}
-
 # kv LINE KEY: the value of key=value in LINE.
 
 # ---- the table ---------------------------------------------------------------
@@ -390,7 +386,7 @@ pool() {
 	echo "wrk /sleep/1 queue=20: $(tr '\n' ' ' <<<"$out")" >>"$LOG"
 	rps=$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out")
 	n2=$(awk '/Non-2xx or 3xx responses:/ { print $NF }' <<<"$out")
-	local q; q=$(counter pool_queued)
+	local q; q=$(bench_counter pool_queued)
 	log "  ka=$ka queue=20 wrk: $rps responses/s, non-2xx ${n2:-0}, pool_queued after ${q}"
 	row 5 "ka=$ka wrk -c200 /sleep/1, --queue 20, 8 s" "$rps resp/s" "non-2xx (503) ${n2:-0}; VmRSS $(grep VmRSS /proc/"$APP_PID"/status | awk '{print $2}') kB" ""
 }
@@ -424,8 +420,8 @@ lifecycle() {
 			"in $(kv "$out" disconnect_to_zero_ms) ms; VmRSS $(kv "$out" rss_before_kb) -> $(kv "$out" rss_held_kb) -> $(kv "$out" rss_after_kb) kB" \
 			"$(yn [ "$(kv "$out" counter_after)" = 0 ])"
 	done
-	row 6 "ka=$ka status after both cycles" "pending $(counter pending), simple_waiting $(counter simple_waiting)" \
-		"aborted_total $(counter aborted_total)" ""
+	row 6 "ka=$ka status after both cycles" "pending $(bench_counter pending), simple_waiting $(bench_counter simple_waiting)" \
+		"aborted_total $(bench_counter aborted_total)" ""
 }
 
 # ---- locust smoke --------------------------------------------------------------
