@@ -1,5 +1,4 @@
-# Sourced by the bench scripts (run.sh, ab.sh, fire_cpu.sh, fires.sh,
-# held_noise.sh, held_cost.sh, persec.sh): strict mode, the checkout's root as the working
+# Sourced by the bench scripts (run.sh, ab.sh): strict mode, the checkout's root as the working
 # directory, BUILD, the stack functions of scripts/stack.sh, kv, the bench's
 # own nginx settings and the DAMON pause.
 set -uo pipefail
@@ -30,21 +29,6 @@ bench_tune_nginx() {
 	if [ -n "${BENCH_NGINX_PRIORITY:-}" ]; then
 		sed -i "s#^worker_processes .*#&\nworker_priority $BENCH_NGINX_PRIORITY;#" "$1"
 	fi
-}
-
-# bench_private_stack NAME: for a script with one stack of its own.  Sets
-# DIR (a private dir, removed at exit once any paused kdamond is back on
-# and the stack and any background job are stopped) and PORT (free, on
-# 127.0.0.1), raises the fd limit, and writes the stack's configs for
-# STACK_KEEPALIVE=${KA:-0} with the bench's nginx settings.
-bench_private_stack() {
-	DIR=$(mktemp -d "/tmp/fcgi_app-$1.XXXXXX")
-	trap 'trap "" INT TERM HUP; damon_restore; stack_stop; kill $(jobs -p) 2>/dev/null; rm -rf "$DIR"' EXIT
-	trap 'exit 130' INT TERM
-	ulimit -n "$(ulimit -Hn)"
-	PORT=$(stack_free_port)
-	STACK_KEEPALIVE=${KA:-0} stack_init "$DIR/stack" "$PORT"
-	bench_tune_nginx "$DIR/stack/nginx.conf"
 }
 
 # DAMON (the kernel's data access monitor) runs on some VMs as the host's
