@@ -33,6 +33,8 @@ UNITSRC  := $(wildcard tests/unit/test_*.c)
 UNITOBJ  := $(patsubst %.c,$(BUILD)/obj/%.o,$(UNITSRC))
 UNIT     := $(patsubst $(BUILD)/obj/%.o,$(BUILD)/%,$(UNITOBJ))
 APP      := $(BUILD)/fcgi_app
+# examples/: the page's snippets as programs on the library.
+EXAMPLES := $(BUILD)/examples/overview
 
 # Debian packages the build, the tests and `make run` need.  clang's
 # sanitizer runtime (libclang-rt-dev) is only a Recommends of clang, and
@@ -58,7 +60,13 @@ test_router_MODS   := router
 test_response_MODS := response
 test_routes_MODS   := routes pool deferred failure clock router log
 
+overview_MODS := deferred failure
+
 .SECONDEXPANSION:
+$(BUILD)/examples/%: $(BUILD)/obj/examples/%.o $$(addprefix $(BUILD)/obj/fcgi_app/,$$(addsuffix .o,$$($$*_MODS)))
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 $(BUILD)/tests/unit/%: $(BUILD)/obj/tests/unit/%.o $$(addprefix $(BUILD)/obj/fcgi_app/,$$(addsuffix .o,$$($$*_MODS)))
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
@@ -86,6 +94,10 @@ unit: $(UNIT)
 integration: $(APP)
 	BUILD=$(BUILD) tests/integration/run.sh
 
+# Each example prints what the page's Python prints.
+examples: $(EXAMPLES)
+	BUILD=$(BUILD) WRAP="$(EXAMPLES_WRAP)" tests/examples/run.sh
+
 valgrind: $(UNIT)
 	@for t in $(UNIT); do \
 	  valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect \
@@ -102,10 +114,11 @@ valgrind-integration: $(APP)
 # TSan runs the unit tests only: over the integration suites it reports
 # two races on fd numbers that are by design (docs/ARCHITECTURE.md).
 test: deps-build deps-test
-	$(MAKE) unit integration
-	$(MAKE) BUILD=build-asan CC=clang SANITIZE=address,undefined unit integration
+	$(MAKE) unit examples integration
+	$(MAKE) BUILD=build-asan CC=clang SANITIZE=address,undefined unit examples integration
 	$(MAKE) BUILD=build-tsan CC=clang SANITIZE=thread unit
 	$(MAKE) BUILD=build-vg valgrind valgrind-integration
+	$(MAKE) BUILD=build-vg examples EXAMPLES_WRAP="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect"
 	@echo "test: all suites passed"
 
 run: deps-build deps-run $(APP)
@@ -114,8 +127,8 @@ run: deps-build deps-run $(APP)
 clean:
 	rm -rf build build-asan build-tsan build-vg
 
-.PHONY: all deps deps-% unit integration valgrind valgrind-integration test run clean
+.PHONY: all deps deps-% unit examples integration valgrind valgrind-integration test run clean
 .SECONDARY:
--include $(OBJ:.o=.d) $(UNITOBJ:.o=.d)
+-include $(OBJ:.o=.d) $(UNITOBJ:.o=.d) $(BUILD)/obj/examples/overview.d
 include mk/dist.mk
 include mk/bench.mk
