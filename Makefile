@@ -56,9 +56,10 @@ $(APP): $(OBJ)
 test_failure_MODS  := failure
 test_deferred_MODS := deferred failure
 test_pool_MODS     := pool deferred failure
-test_router_MODS   := router
+test_router_MODS   := router pattern log
 test_response_MODS := response
-test_routes_MODS   := routes pool deferred failure clock router log
+test_pattern_MODS  := pattern
+test_routes_MODS   := routes pool deferred failure clock router pattern log
 
 overview_MODS := deferred failure
 

@@ -1,21 +1,28 @@
-/* router: exact path matching for the demo's routes (see router.h). */
+/* router: the demo's routes as Klein-style patterns (see router.h). */
 #include "router.h"
 
-#include <limits.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <string.h>
 
-#define ASYNC_PREFIX "/async"
-#define SLEEP_PREFIX "/sleep/"
+#include "log.h"
+#include "pattern.h"
 
-static const struct {
-	const char *path;
+/* The demo's own prefix: every route is served under it too. */
+#define ASYNC_PREFIX "/async"
+
+static struct {
+	const char *pattern;
 	enum router_route route;
-} fixed_routes[] = {
-	{"/simple", ROUTER_SIMPLE},
-	{"/simple/fire", ROUTER_SIMPLE_FIRE},
-	{"/error", ROUTER_ERROR},
-	{"/coro", ROUTER_CORO},
+	struct pattern *p;
+} table[] = {
+	{"/simple", ROUTER_SIMPLE, NULL},
+	{"/simple/fire", ROUTER_SIMPLE_FIRE, NULL},
+	{"/error", ROUTER_ERROR, NULL},
+	{"/coro", ROUTER_CORO, NULL},
+	{"/sleep/<int:n>", ROUTER_SLEEP, NULL},
 };
+#define NROUTES (sizeof table / sizeof table[0])
 
 static const char *const route_names[] = {
 	[ROUTER_NOT_FOUND] = "not_found",
@@ -27,60 +34,50 @@ static const char *const route_names[] = {
 	[ROUTER_SLEEP_TOO_LONG] = "sleep_too_long",
 };
 
-static int has_prefix(const char *s, size_t len, const char *prefix)
-{
-	size_t n = strlen(prefix);
-	return len >= n && memcmp(s, prefix, n) == 0;
-}
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+static bool ready;
 
-/* werkzeug's <int:n>: one or more ASCII digits and nothing else. */
-static struct router_match match_sleep(const char *digits, size_t len,
-                                       unsigned long max_sleep)
+/* Compiled once, by whichever thread routes first; never freed (a few
+ * hundred bytes for the life of the process).  The patterns are
+ * constants the unit tests compile, so only out of memory can fail here,
+ * and then every path is a 404 rather than a crash. */
+static void compile_table(void)
 {
-	struct router_match m = {ROUTER_NOT_FOUND, 0};
-	if (len == 0)
-		return m;
-	unsigned long value = 0;
-	int too_big = 0;
-	for (size_t i = 0; i < len; i++) {
-		if (digits[i] < '0' || digits[i] > '9')
-			return m;
-		unsigned d = (unsigned)(digits[i] - '0');
-		/* Stop accumulating once past the limit, so no digit count can
-		 * overflow; keep scanning to reject trailing non-digits. */
-		if (!too_big) {
-			if (value > (ULONG_MAX - d) / 10) {
-				too_big = 1;
-				continue;
-			}
-			value = value * 10 + d;
-			if (value > max_sleep)
-				too_big = 1;
+	char err[160];
+	for (size_t i = 0; i < NROUTES; i++)
+		if (pattern_compile(table[i].pattern, &table[i].p, err, sizeof err) < 0) {
+			log_error("msg=\"cannot compile the routes\" err=\"%s\"",
+			          err[0] ? err : "out of memory");
+			return;
 		}
-	}
-	m.route = too_big ? ROUTER_SLEEP_TOO_LONG : ROUTER_SLEEP;
-	m.seconds = too_big ? 0 : value;
-	return m;
+	ready = true;
 }
 
 struct router_match router_match(const char *path, size_t len,
                                  unsigned long max_sleep)
 {
 	struct router_match m = {ROUTER_NOT_FOUND, 0};
-	if (has_prefix(path, len, ASYNC_PREFIX "/")) {
-		path += strlen(ASYNC_PREFIX);
-		len -= strlen(ASYNC_PREFIX);
+	pthread_once(&once, compile_table);
+	if (!ready)
+		return m;
+	size_t plen = strlen(ASYNC_PREFIX);
+	if (len > plen && memcmp(path, ASYNC_PREFIX, plen) == 0 && path[plen] == '/') {
+		path += plen;
+		len -= plen;
 	}
-	for (size_t i = 0; i < sizeof fixed_routes / sizeof fixed_routes[0]; i++) {
-		if (strlen(fixed_routes[i].path) == len &&
-		    memcmp(fixed_routes[i].path, path, len) == 0) {
-			m.route = fixed_routes[i].route;
-			return m;
+	struct pattern_capture cap[PATTERN_MAX_CAPTURES];
+	for (size_t i = 0; i < NROUTES; i++) {
+		if (!pattern_match(table[i].p, path, len, cap))
+			continue;
+		m.route = table[i].route;
+		if (m.route == ROUTER_SLEEP) {
+			if (cap[0].overflow || cap[0].n > max_sleep)
+				m.route = ROUTER_SLEEP_TOO_LONG;
+			else
+				m.seconds = (unsigned long)cap[0].n;
 		}
+		return m;
 	}
-	if (has_prefix(path, len, SLEEP_PREFIX))
-		return match_sleep(path + strlen(SLEEP_PREFIX),
-		                   len - strlen(SLEEP_PREFIX), max_sleep);
 	return m;
 }
 

@@ -1,11 +1,13 @@
 /*
  * router: maps a request path to one of the demo's routes.
  *
- * Pure and thread-safe: the acceptor threads route while they parse, so the
- * loop receives a route id and never a path.  Paths match exactly, for any
- * method; the same routes are served under "/async".  /sleep/<n> takes
- * digits only (leading zeros allowed) and never overflows: a value above
- * `max_sleep`, however many digits, is ROUTER_SLEEP_TOO_LONG.
+ * The routes are Klein-style patterns (pattern.h: "/simple",
+ * "/sleep/<int:n>", ...), also mounted under "/async".  Thread-safe: the
+ * acceptor threads route while they parse, so the loop receives a route id
+ * and never a path; the table is compiled by the first call.  Paths match
+ * exactly, for any method.  /sleep/<n> takes digits only (leading zeros
+ * allowed) and never overflows: a value above `max_sleep`, however many
+ * digits, is ROUTER_SLEEP_TOO_LONG.
  */
 #ifndef FCGI_APP_ROUTER_H
 #define FCGI_APP_ROUTER_H
