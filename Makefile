@@ -59,7 +59,8 @@ test_pool_MODS     := pool deferred failure
 test_router_MODS   := router pattern log
 test_response_MODS := response
 test_pattern_MODS  := pattern
-test_routes_MODS   := routes pool deferred failure clock router pattern log
+test_fanout_MODS   := fanout deferred failure clock log
+test_routes_MODS   := routes fanout pool deferred failure clock router pattern log
 
 overview_MODS := deferred failure
 

@@ -7,14 +7,11 @@
  * appends its own callback that writes the reply, exactly as Klein appends
  * write_response to the Deferred a route returns.
  *
- * Every /simple owns its own Deferred, kept in a registry until
- * /simple/fire fires them all, paced at `fire_rate` per second in batches
- * `fire_interval_us` apart, so a fan-out to thousands neither holds the
- * loop nor floods nginx with thousands of replies at once, and other
- * requests go on meanwhile.  While such other requests arrive (any route
- * but /simple and /simple/fire, within the last `fire_busy_us`), the fire
- * slows to `fire_rate_busy`: a request someone waits for now goes before
- * the fan-out's backlog in nginx too.
+ * Every /simple waits on one fanout event (fanout.h) until /simple/fire
+ * fires it; the fanout completes the waiters paced at `fire_rate` per
+ * second in batches `fire_interval_us` apart, and slows to
+ * `fire_rate_busy` while other requests arrive (routes_dispatch notes
+ * every route but /simple and /simple/fire as such a request).
  *
  * Runs on the loop thread, except the routes routes_at_once names: their
  * handlers touch nothing shared but one atomic timestamp (no registry, no

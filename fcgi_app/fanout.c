@@ -1,0 +1,601 @@
+/* fanout: events many requests wait on, and the paced fire (see fanout.h). */
+#include "fanout.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "failure.h"
+#include "log.h"
+
+/* One request waiting.  It is on its event's `waiting` list until a fire
+ * takes it, then on that fire's list until it is called; `ev` stays its
+ * event either way, and `gen` (the event's fire count when it came) tells
+ * which list it is on.  Holds the fanout's reference to `d`. */
+struct waiter {
+	struct waiter *prev, *next;
+	struct deferred *d;
+	struct fanout_event *ev;
+	uint64_t gen;
+};
+
+/* Waiters one fanout_event_fire took, with the value they get.  Fires
+ * are completed in order. */
+struct fire {
+	struct fire *next;
+	struct waiter head; /* sentinel of a circular list */
+	struct deferred_val v;
+};
+
+struct fanout_event {
+	struct fanout *f;
+	struct waiter waiting;        /* sentinel */
+	size_t n_waiting, n_unfired;  /* unfired: waiting + in a fire */
+	uint64_t gen;                 /* fires so far */
+	struct fanout_event *prev, *next; /* every event of f */
+	struct fanout_event *hnext;   /* named: the hash chain */
+	char *name;                   /* named only: freed with the event */
+	size_t name_len;
+	uint64_t hash;
+};
+
+struct fanout {
+	struct fanout_opts o;
+	struct event *timer_ev; /* timer_fd readable: the next batch is due */
+	int timer_fd;
+	struct fire *first, *last;
+	struct fanout_event *events; /* every event, for fanout_free */
+	size_t unfired;
+	double credit;           /* waiters the rate allows now, not yet fired */
+	uint64_t last_us;        /* when the credit was last topped up */
+	bool in_batch;           /* a batch is calling back: no nested batch */
+	_Atomic uint64_t fg_last_us; /* last foreground request; 0: never */
+	/* Named events: a hash table with chaining, keyed by SipHash with a
+	 * random key, so names a peer picks cannot all share one chain. */
+	struct fanout_event **buckets;
+	size_t nbuckets, nnamed;
+	uint64_t key[2];
+};
+
+static void list_init(struct waiter *head)
+{
+	head->prev = head->next = head;
+}
+
+static bool list_empty(const struct waiter *head)
+{
+	return head->next == head;
+}
+
+static void list_unlink(struct waiter *w)
+{
+	w->prev->next = w->next;
+	w->next->prev = w->prev;
+	w->prev = w->next = w;
+}
+
+static void list_push(struct waiter *head, struct waiter *w)
+{
+	w->prev = head->prev;
+	w->next = head;
+	head->prev->next = w;
+	head->prev = w;
+}
+
+/* Moves every waiter of `from` to the end of `to`. */
+static void list_splice(struct waiter *to, struct waiter *from)
+{
+	if (list_empty(from))
+		return;
+	struct waiter *first = from->next, *last = from->prev;
+	first->prev = to->prev;
+	to->prev->next = first;
+	last->next = to;
+	to->prev = last;
+	list_init(from);
+}
+
+static uint64_t now_us(const struct fanout *f)
+{
+	return f->o.clock_us ? f->o.clock_us() : clock_us();
+}
+
+/* ---- named events: SipHash-2-4 -------------------------------------- */
+
+static uint64_t rotl(uint64_t x, int b)
+{
+	return (x << b) | (x >> (64 - b));
+}
+
+#define SIPROUND                                                          \
+	do {                                                              \
+		v0 += v1; v1 = rotl(v1, 13); v1 ^= v0; v0 = rotl(v0, 32); \
+		v2 += v3; v3 = rotl(v3, 16); v3 ^= v2;                    \
+		v0 += v3; v3 = rotl(v3, 21); v3 ^= v0;                    \
+		v2 += v1; v1 = rotl(v1, 17); v1 ^= v2; v2 = rotl(v2, 32); \
+	} while (0)
+
+static uint64_t siphash(const uint64_t key[2], const unsigned char *p, size_t len)
+{
+	uint64_t v0 = key[0] ^ 0x736f6d6570736575ull, v1 = key[1] ^ 0x646f72616e646f6dull;
+	uint64_t v2 = key[0] ^ 0x6c7967656e657261ull, v3 = key[1] ^ 0x7465646279746573ull;
+	size_t i = 0;
+	for (; i + 8 <= len; i += 8) {
+		uint64_t m = 0;
+		for (int k = 7; k >= 0; k--)
+			m = m << 8 | p[i + (size_t)k];
+		v3 ^= m;
+		SIPROUND;
+		SIPROUND;
+		v0 ^= m;
+	}
+	uint64_t b = (uint64_t)len << 56;
+	for (size_t k = 0; i + k < len; k++)
+		b |= (uint64_t)p[i + k] << (8 * k);
+	v3 ^= b;
+	SIPROUND;
+	SIPROUND;
+	v0 ^= b;
+	v2 ^= 0xff;
+	SIPROUND;
+	SIPROUND;
+	SIPROUND;
+	SIPROUND;
+	return v0 ^ v1 ^ v2 ^ v3;
+}
+
+static struct fanout_event *named_find(const struct fanout *f, const char *name,
+                                       size_t len, uint64_t h)
+{
+	if (!f->nbuckets)
+		return NULL;
+	for (struct fanout_event *e = f->buckets[h & (f->nbuckets - 1)]; e; e = e->hnext)
+		if (e->hash == h && e->name_len == len && memcmp(e->name, name, len) == 0)
+			return e;
+	return NULL;
+}
+
+static void named_unlink(struct fanout *f, struct fanout_event *e)
+{
+	struct fanout_event **pp = &f->buckets[e->hash & (f->nbuckets - 1)];
+	while (*pp != e)
+		pp = &(*pp)->hnext;
+	*pp = e->hnext;
+	f->nnamed--;
+}
+
+/* Doubles the table once it holds as many names as buckets. */
+static int named_grow(struct fanout *f)
+{
+	if (f->nnamed < f->nbuckets)
+		return 0;
+	size_t n = f->nbuckets ? 2 * f->nbuckets : 16;
+	struct fanout_event **b = calloc(n, sizeof *b);
+	if (!b)
+		return -ENOMEM;
+	for (size_t i = 0; i < f->nbuckets; i++)
+		while (f->buckets[i]) {
+			struct fanout_event *e = f->buckets[i];
+			f->buckets[i] = e->hnext;
+			e->hnext = b[e->hash & (n - 1)];
+			b[e->hash & (n - 1)] = e;
+		}
+	free(f->buckets);
+	f->buckets = b;
+	f->nbuckets = n;
+	return 0;
+}
+
+/* ---- events ------------------------------------------------------------ */
+
+struct fanout_event *fanout_event_new(struct fanout *f)
+{
+	struct fanout_event *e = calloc(1, sizeof *e);
+	if (!e)
+		return NULL;
+	e->f = f;
+	list_init(&e->waiting);
+	e->next = f->events;
+	if (f->events)
+		f->events->prev = e;
+	f->events = e;
+	return e;
+}
+
+static void event_release(struct fanout_event *e)
+{
+	struct fanout *f = e->f;
+	if (e->prev)
+		e->prev->next = e->next;
+	else
+		f->events = e->next;
+	if (e->next)
+		e->next->prev = e->prev;
+	if (e->name)
+		named_unlink(f, e);
+	free(e->name);
+	free(e);
+}
+
+/* A waiter left its event: a named event nobody waits on goes. */
+static void event_drop_one(struct fanout_event *e, bool was_waiting)
+{
+	if (was_waiting)
+		e->n_waiting--;
+	e->n_unfired--;
+	e->f->unfired--;
+	if (e->name && e->n_unfired == 0)
+		event_release(e);
+}
+
+/* The canceller of a waiter's Deferred: a client went away, or its event
+ * or the fanout is being freed. */
+static void waiter_cancel(struct deferred *d, void *arg)
+{
+	struct waiter *w = arg;
+	(void)d;
+	list_unlink(w);
+	event_drop_one(w->ev, w->gen == w->ev->gen);
+	deferred_unref(w->d);
+	free(w);
+	/* Not firing d here: the library errbacks with CancelledError. */
+}
+
+struct deferred *fanout_event_wait(struct fanout_event *e)
+{
+	struct waiter *w = calloc(1, sizeof *w);
+	if (!w)
+		return NULL;
+	struct deferred *d = deferred_new(waiter_cancel, w);
+	if (!d) {
+		free(w);
+		return NULL;
+	}
+	deferred_ref(d); /* the waiter's */
+	w->d = d;
+	w->ev = e;
+	w->gen = e->gen;
+	list_push(&e->waiting, w);
+	e->n_waiting++;
+	e->n_unfired++;
+	e->f->unfired++;
+	return d;
+}
+
+/* Cancels every waiter on `list` (moved there first, so a callback that
+ * cancels or fires others while these run finds consistent lists). */
+static void cancel_list(struct waiter *list)
+{
+	while (!list_empty(list)) {
+		struct deferred *d = list->next->d;
+		deferred_ref(d);
+		deferred_cancel(d); /* waiter_cancel unlinks and frees */
+		deferred_unref(d);
+	}
+}
+
+void fanout_event_free(struct fanout_event *e)
+{
+	if (!e)
+		return;
+	struct waiter doomed;
+	list_init(&doomed);
+	for (struct fire *fi = e->f->first; fi; fi = fi->next)
+		for (struct waiter *w = fi->head.next, *next; w != &fi->head; w = next) {
+			next = w->next;
+			if (w->ev == e) {
+				list_unlink(w);
+				list_push(&doomed, w);
+			}
+		}
+	/* A named event stops being one first, so that its last waiter's
+	 * cancel does not free it under us. */
+	if (e->name) {
+		named_unlink(e->f, e);
+		free(e->name);
+		e->name = NULL;
+	}
+	cancel_list(&e->waiting);
+	cancel_list(&doomed);
+	event_release(e);
+}
+
+size_t fanout_event_waiting(const struct fanout_event *e)
+{
+	return e->n_waiting;
+}
+
+size_t fanout_event_unfired(const struct fanout_event *e)
+{
+	return e->n_unfired;
+}
+
+/* ---- the fire ----------------------------------------------------------- */
+
+static void fire_free(struct fire *fi)
+{
+	deferred_val_free(fi->v);
+	free(fi);
+}
+
+/* Drops finished fires from the front, freeing their values. */
+static void pop_done(struct fanout *f)
+{
+	while (f->first && list_empty(&f->first->head)) {
+		struct fire *fi = f->first;
+		f->first = fi->next;
+		if (!f->first)
+			f->last = NULL;
+		fire_free(fi);
+	}
+}
+
+/* Completes up to n queued waiters, oldest first. */
+static void fire_some(struct fanout *f, size_t n)
+{
+	f->in_batch = true;
+	for (size_t i = 0; i < n;) {
+		pop_done(f);
+		if (!f->first)
+			break;
+		struct fire *fi = f->first;
+		struct waiter *w = fi->head.next;
+		struct deferred *d = w->d;
+		list_unlink(w);
+		struct fanout_event *e = w->ev;
+		free(w);
+		/* Each chain borrows the fire's value (see fanout.h); the fire
+		 * stays at the front, so it outlives this call. */
+		struct deferred_val view = fi->v.kind == DEFERRED_VAL_PTR
+		                               ? deferred_val_ptr(fi->v.ptr, NULL)
+		                               : deferred_val_none();
+		event_drop_one(e, false);
+		if (deferred_callback(d, view) < 0)
+			deferred_cancel(d); /* cannot happen: waiters are unfired */
+		deferred_unref(d);
+		i++;
+	}
+	f->in_batch = false;
+	pop_done(f);
+}
+
+/* The rate of the next batch: fire_rate_busy while foreground requests
+ * arrive, else fire_rate (0: unpaced).  Every reply the fire sends, nginx
+ * must relay before it gets to a request queued behind it. */
+static unsigned rate_now(struct fanout *f, uint64_t now)
+{
+	const struct fanout_opts *o = &f->o;
+	if (o->fire_rate_busy == 0 || (o->fire_rate != 0 && o->fire_rate <= o->fire_rate_busy))
+		return o->fire_rate;
+	uint64_t last = atomic_load_explicit(&f->fg_last_us, memory_order_relaxed);
+	return last != 0 && last + o->fire_busy_us > now ? o->fire_rate_busy : o->fire_rate;
+}
+
+static void arm(struct fanout *f, uint64_t us)
+{
+	if (us == 0)
+		us = 1; /* 0 would disarm it */
+	struct itimerspec its = {
+	    .it_value = {(time_t)(us / 1000000), (long)(us % 1000000) * 1000}};
+	/* Cannot fail with a valid timerfd and a time > 0.  If it did,
+	 * nothing would wake the rest of the fire: better all of them now
+	 * than none. */
+	if (timerfd_settime(f->timer_fd, 0, &its, NULL) < 0) {
+		log_error("msg=\"cannot arm the fire's timer, firing the rest "
+		          "unpaced\" errno=%d waiting=%zu", errno, f->unfired);
+		if (!f->in_batch)
+			fire_some(f, SIZE_MAX);
+	}
+}
+
+/* Fires the next batch: what the rate allowed since the last one, at most
+ * fire_batch, so a late timer makes the next batch larger rather than the
+ * whole fire slower (10,000 waiters at 25,000/s take ~0.4 s however coarse
+ * the timer).  Fractions carry over, and the credit is capped at one
+ * batch, so a loop that stalled does not catch up in a flood. */
+static void batch(struct fanout *f, bool first)
+{
+	const struct fanout_opts *o = &f->o;
+	uint64_t now = now_us(f);
+	unsigned rate = rate_now(f, now);
+	if (rate == 0) {
+		f->credit = o->fire_batch;
+	} else if (first) {
+		/* One interval's worth, so a small fire completes at once and a
+		 * slow rate starts slowly. */
+		f->credit = (double)rate * o->fire_interval_us / 1e6;
+		if (f->credit < 1)
+			f->credit = 1;
+	} else {
+		f->credit += (double)(now - f->last_us) * rate / 1e6;
+	}
+	if (f->credit > o->fire_batch)
+		f->credit = o->fire_batch;
+	f->last_us = now;
+	unsigned n = (unsigned)f->credit;
+	f->credit -= n;
+	fire_some(f, n);
+	/* A timer, not event_active: an event activated from its own
+	 * callback runs again in the same pass, before the loop polls; a
+	 * timer waits for the next epoll_wait, so I/O and other requests get
+	 * their turn between batches. */
+	if (f->first) {
+		uint64_t us = 0;
+		if (rate) {
+			/* Wake when the next waiter is due, not sooner. */
+			double wait = (1 - f->credit) * 1e6 / rate;
+			us = wait > o->fire_interval_us ? (uint64_t)wait : o->fire_interval_us;
+		}
+		arm(f, us);
+	}
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	(void)what;
+	uint64_t expirations;
+	if (read(fd, &expirations, sizeof expirations) < 0)
+		return; /* EAGAIN: disarmed or re-armed meanwhile */
+	batch(arg, false);
+}
+
+long fanout_event_fire(struct fanout_event *e, struct deferred_val v)
+{
+	if (v.kind != DEFERRED_VAL_NONE && v.kind != DEFERRED_VAL_PTR)
+		return -EINVAL;
+	struct fanout *f = e->f;
+	size_t n = e->n_waiting;
+	if (n == 0) {
+		deferred_val_free(v);
+		return 0;
+	}
+	struct fire *fi = calloc(1, sizeof *fi);
+	if (!fi)
+		return -ENOMEM;
+	list_init(&fi->head);
+	fi->v = v;
+	list_splice(&fi->head, &e->waiting);
+	e->n_waiting = 0;
+	e->gen++;
+	bool idle = f->first == NULL;
+	if (f->last)
+		f->last->next = fi;
+	else
+		f->first = fi;
+	f->last = fi;
+	/* A batch in progress (a callback firing again) must not free the
+	 * value its caller borrows: the timer carries these. */
+	if (idle && !f->in_batch)
+		batch(f, true);
+	else if (idle)
+		arm(f, 1);
+	return (long)n;
+}
+
+/* ---- named events ----------------------------------------------------- */
+
+struct deferred *fanout_wait_named(struct fanout *f, const char *name, size_t len)
+{
+	uint64_t h = siphash(f->key, (const unsigned char *)name, len);
+	struct fanout_event *e = named_find(f, name, len, h);
+	if (!e) {
+		if (named_grow(f) < 0 || !(e = fanout_event_new(f)))
+			return NULL;
+		if (!(e->name = malloc(len ? len : 1))) {
+			event_release(e);
+			return NULL;
+		}
+		memcpy(e->name, name, len);
+		e->name_len = len;
+		e->hash = h;
+		e->hnext = f->buckets[h & (f->nbuckets - 1)];
+		f->buckets[h & (f->nbuckets - 1)] = e;
+		f->nnamed++;
+	}
+	struct deferred *d = fanout_event_wait(e);
+	if (!d && e->n_unfired == 0)
+		event_release(e);
+	return d;
+}
+
+long fanout_fire_named(struct fanout *f, const char *name, size_t len,
+                       struct deferred_val v)
+{
+	struct fanout_event *e =
+	    named_find(f, name, len, siphash(f->key, (const unsigned char *)name, len));
+	if (!e || e->n_waiting == 0) {
+		if (v.kind != DEFERRED_VAL_NONE && v.kind != DEFERRED_VAL_PTR)
+			return -EINVAL;
+		deferred_val_free(v);
+		return 0;
+	}
+	return fanout_event_fire(e, v);
+}
+
+size_t fanout_named_waiting(const struct fanout *f, const char *name, size_t len)
+{
+	struct fanout_event *e =
+	    named_find(f, name, len, siphash(f->key, (const unsigned char *)name, len));
+	return e ? e->n_waiting : 0;
+}
+
+size_t fanout_named_count(const struct fanout *f)
+{
+	return f->nnamed;
+}
+
+/* ---- the fanout ----------------------------------------------------------- */
+
+void fanout_note_foreground(struct fanout *f)
+{
+	if (f->o.fire_rate_busy == 0)
+		return;
+	/* At most one store per millisecond: several threads share this
+	 * cache line on every request.  A compare-and-swap, so that a thread
+	 * preempted between its clock read and its store never moves the
+	 * stamp back over a later one. */
+	uint64_t now = now_us(f);
+	uint64_t last = atomic_load_explicit(&f->fg_last_us, memory_order_relaxed);
+	while (now >= last + 1000 &&
+	       !atomic_compare_exchange_weak_explicit(&f->fg_last_us, &last, now,
+	                                              memory_order_relaxed,
+	                                              memory_order_relaxed))
+		;
+}
+
+size_t fanout_unfired(const struct fanout *f)
+{
+	return f->unfired;
+}
+
+struct fanout *fanout_new(struct event_base *base, const struct fanout_opts *o)
+{
+	struct fanout *f = calloc(1, sizeof *f);
+	if (!f)
+		return NULL;
+	f->o = *o;
+	if (f->o.fire_batch == 0)
+		f->o.fire_batch = 1;
+	if (getrandom(f->key, sizeof f->key, 0) != (ssize_t)sizeof f->key) {
+		/* No entropy yet (very early boot): any key still works;
+		 * only the flooding defence is weaker. */
+		f->key[0] = clock_us();
+		f->key[1] = (uint64_t)(uintptr_t)f;
+	}
+	f->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (f->timer_fd < 0) {
+		free(f);
+		return NULL;
+	}
+	f->timer_ev = event_new(base, f->timer_fd, EV_READ | EV_PERSIST, on_timer, f);
+	if (!f->timer_ev || event_add(f->timer_ev, NULL) < 0) {
+		if (f->timer_ev)
+			event_free(f->timer_ev);
+		close(f->timer_fd);
+		free(f);
+		errno = ENOMEM;
+		return NULL;
+	}
+	return f;
+}
+
+void fanout_free(struct fanout *f)
+{
+	if (!f)
+		return;
+	while (f->events)
+		fanout_event_free(f->events);
+	pop_done(f);
+	event_free(f->timer_ev);
+	close(f->timer_fd);
+	free(f->buckets);
+	free(f);
+}
