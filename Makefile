@@ -55,12 +55,13 @@ $(APP): $(OBJ)
 # The modules each unit test links, so a test builds without the rest.
 test_failure_MODS  := failure
 test_deferred_MODS := deferred failure
-test_pool_MODS     := pool deferred failure
+test_pool_MODS     := pool loopq deferred failure
 test_router_MODS   := router pattern log
 test_response_MODS := response
 test_pattern_MODS  := pattern
 test_fanout_MODS   := fanout deferred failure clock log
-test_routes_MODS   := routes fanout pool deferred failure clock router pattern log
+test_loopq_MODS    := loopq
+test_routes_MODS   := routes fanout pool loopq deferred failure clock router pattern log
 
 overview_MODS := deferred failure
 

@@ -14,6 +14,7 @@
 
 #include "clock.h"
 #include "failure.h"
+#include "list.h"
 #include "log.h"
 
 /* One request waiting.  It is on its event's `waiting` list until a fire
@@ -21,7 +22,7 @@
  * event either way, and `gen` (the event's fire count when it came) tells
  * which list it is on.  Holds the fanout's reference to `d`. */
 struct waiter {
-	struct waiter *prev, *next;
+	struct list link;
 	struct deferred *d;
 	struct fanout_event *ev;
 	uint64_t gen;
@@ -31,16 +32,16 @@ struct waiter {
  * are completed in order. */
 struct fire {
 	struct fire *next;
-	struct waiter head; /* sentinel of a circular list */
+	struct list waiters;
 	struct deferred_val v;
 };
 
 struct fanout_event {
 	struct fanout *f;
-	struct waiter waiting;        /* sentinel */
+	struct list waiting;
 	size_t n_waiting, n_unfired;  /* unfired: waiting + in a fire */
 	uint64_t gen;                 /* fires so far */
-	struct fanout_event *prev, *next; /* every event of f */
+	struct list all;              /* on f->events */
 	struct fanout_event *hnext;   /* named: the hash chain */
 	char *name;                   /* named only: freed with the event */
 	size_t name_len;
@@ -52,7 +53,7 @@ struct fanout {
 	struct event *timer_ev; /* timer_fd readable: the next batch is due */
 	int timer_fd;
 	struct fire *first, *last;
-	struct fanout_event *events; /* every event, for fanout_free */
+	struct list events; /* every event, for fanout_free */
 	size_t unfired;
 	double credit;           /* waiters the rate allows now, not yet fired */
 	uint64_t last_us;        /* when the credit was last topped up */
@@ -64,44 +65,6 @@ struct fanout {
 	size_t nbuckets, nnamed;
 	uint64_t key[2];
 };
-
-static void list_init(struct waiter *head)
-{
-	head->prev = head->next = head;
-}
-
-static bool list_empty(const struct waiter *head)
-{
-	return head->next == head;
-}
-
-static void list_unlink(struct waiter *w)
-{
-	w->prev->next = w->next;
-	w->next->prev = w->prev;
-	w->prev = w->next = w;
-}
-
-static void list_push(struct waiter *head, struct waiter *w)
-{
-	w->prev = head->prev;
-	w->next = head;
-	head->prev->next = w;
-	head->prev = w;
-}
-
-/* Moves every waiter of `from` to the end of `to`. */
-static void list_splice(struct waiter *to, struct waiter *from)
-{
-	if (list_empty(from))
-		return;
-	struct waiter *first = from->next, *last = from->prev;
-	first->prev = to->prev;
-	to->prev->next = first;
-	last->next = to;
-	to->prev = last;
-	list_init(from);
-}
 
 static uint64_t now_us(const struct fanout *f)
 {
@@ -203,22 +166,14 @@ struct fanout_event *fanout_event_new(struct fanout *f)
 		return NULL;
 	e->f = f;
 	list_init(&e->waiting);
-	e->next = f->events;
-	if (f->events)
-		f->events->prev = e;
-	f->events = e;
+	list_push(&f->events, &e->all);
 	return e;
 }
 
 static void event_release(struct fanout_event *e)
 {
 	struct fanout *f = e->f;
-	if (e->prev)
-		e->prev->next = e->next;
-	else
-		f->events = e->next;
-	if (e->next)
-		e->next->prev = e->prev;
+	list_remove(&e->all);
 	if (e->name)
 		named_unlink(f, e);
 	free(e->name);
@@ -242,7 +197,7 @@ static void waiter_cancel(struct deferred *d, void *arg)
 {
 	struct waiter *w = arg;
 	(void)d;
-	list_unlink(w);
+	list_remove(&w->link);
 	event_drop_one(w->ev, w->gen == w->ev->gen);
 	deferred_unref(w->d);
 	free(w);
@@ -263,7 +218,7 @@ struct deferred *fanout_event_wait(struct fanout_event *e)
 	w->d = d;
 	w->ev = e;
 	w->gen = e->gen;
-	list_push(&e->waiting, w);
+	list_push(&e->waiting, &w->link);
 	e->n_waiting++;
 	e->n_unfired++;
 	e->f->unfired++;
@@ -272,10 +227,10 @@ struct deferred *fanout_event_wait(struct fanout_event *e)
 
 /* Cancels every waiter on `list` (moved there first, so a callback that
  * cancels or fires others while these run finds consistent lists). */
-static void cancel_list(struct waiter *list)
+static void cancel_list(struct list *list)
 {
 	while (!list_empty(list)) {
-		struct deferred *d = list->next->d;
+		struct deferred *d = list_entry(list->next, struct waiter, link)->d;
 		deferred_ref(d);
 		deferred_cancel(d); /* waiter_cancel unlinks and frees */
 		deferred_unref(d);
@@ -286,14 +241,14 @@ void fanout_event_free(struct fanout_event *e)
 {
 	if (!e)
 		return;
-	struct waiter doomed;
+	struct list doomed;
 	list_init(&doomed);
 	for (struct fire *fi = e->f->first; fi; fi = fi->next)
-		for (struct waiter *w = fi->head.next, *next; w != &fi->head; w = next) {
-			next = w->next;
-			if (w->ev == e) {
-				list_unlink(w);
-				list_push(&doomed, w);
+		for (struct list *n = fi->waiters.next, *next; n != &fi->waiters; n = next) {
+			next = n->next;
+			if (list_entry(n, struct waiter, link)->ev == e) {
+				list_remove(n);
+				list_push(&doomed, n);
 			}
 		}
 	/* A named event stops being one first, so that its last waiter's
@@ -329,7 +284,7 @@ static void fire_free(struct fire *fi)
 /* Drops finished fires from the front, freeing their values. */
 static void pop_done(struct fanout *f)
 {
-	while (f->first && list_empty(&f->first->head)) {
+	while (f->first && list_empty(&f->first->waiters)) {
 		struct fire *fi = f->first;
 		f->first = fi->next;
 		if (!f->first)
@@ -347,9 +302,8 @@ static void fire_some(struct fanout *f, size_t n)
 		if (!f->first)
 			break;
 		struct fire *fi = f->first;
-		struct waiter *w = fi->head.next;
+		struct waiter *w = list_entry(list_shift(&fi->waiters), struct waiter, link);
 		struct deferred *d = w->d;
-		list_unlink(w);
 		struct fanout_event *e = w->ev;
 		free(w);
 		/* Each chain borrows the fire's value (see fanout.h); the fire
@@ -460,9 +414,9 @@ long fanout_event_fire(struct fanout_event *e, struct deferred_val v)
 	struct fire *fi = calloc(1, sizeof *fi);
 	if (!fi)
 		return -ENOMEM;
-	list_init(&fi->head);
+	list_init(&fi->waiters);
 	fi->v = v;
-	list_splice(&fi->head, &e->waiting);
+	list_splice(&fi->waiters, &e->waiting);
 	e->n_waiting = 0;
 	e->gen++;
 	bool idle = f->first == NULL;
@@ -562,6 +516,7 @@ struct fanout *fanout_new(struct event_base *base, const struct fanout_opts *o)
 	if (!f)
 		return NULL;
 	f->o = *o;
+	list_init(&f->events);
 	if (f->o.fire_batch == 0)
 		f->o.fire_batch = 1;
 	if (getrandom(f->key, sizeof f->key, 0) != (ssize_t)sizeof f->key) {
@@ -591,8 +546,8 @@ void fanout_free(struct fanout *f)
 {
 	if (!f)
 		return;
-	while (f->events)
-		fanout_event_free(f->events);
+	while (!list_empty(&f->events))
+		fanout_event_free(list_entry(f->events.next, struct fanout_event, all));
 	pop_done(f);
 	event_free(f->timer_ev);
 	close(f->timer_fd);

@@ -2,12 +2,12 @@
  * pool: fixed worker threads behind deferToThread (see pool.h).
  *
  * A job travels: loop thread (pool_defer_to_thread) -> run queue (mu, cv)
- * -> one worker runs fn -> done list (done_mu) -> event_active(done_ev) ->
- * loop thread fires the job's Deferred.  The two mutexes are never held
- * together, so a worker publishing a result can never deadlock against the
- * loop submitting or cancelling (libuv's threadpool note).  Workers touch
- * nothing but the job, the two lists, the counters and done_ev; because of
- * that one cross-thread event_active, the base must have been created after
+ * -> one worker runs fn -> `done` (a loopq) -> loop thread fires the job's
+ * Deferred.  mu and the loopq's lock are never held together, so a worker
+ * publishing a result can never deadlock against the loop submitting or
+ * cancelling (libuv's threadpool note).  Workers touch nothing but the
+ * job, the run queue, the counters and the loopq; because the loopq wakes
+ * the loop from other threads, the base must have been created after
  * evthread_use_pthreads() (main does it first).
  *
  * Lifetimes:
@@ -37,6 +37,8 @@
 #include <stdlib.h>
 
 #include "failure.h"
+#include "list.h"
+#include "loopq.h"
 
 enum job_state {
 	JOB_QUEUED,
@@ -46,9 +48,8 @@ enum job_state {
 };
 
 struct job {
-	/* Run queue: doubly linked so a cancel unlinks in O(1).  The done list
-	 * reuses `next` only. */
-	struct job *prev, *next;
+	/* On the run queue, then on `done` (or a local list in pool_stop). */
+	struct list link;
 	struct pool *pool;
 	pool_work_fn fn;
 	void *arg;
@@ -59,16 +60,14 @@ struct job {
 };
 
 struct pool {
-	/* Never event_add'ed: only event_active'd, so it keeps nothing pending
-	 * on the base and activations merge. */
-	struct event *done_ev;
+	struct loopq *done; /* finished or dropped jobs, to the loop */
 	pthread_t *threads;
 	unsigned nthreads;
 	unsigned max_queue;
 
 	pthread_mutex_t mu; /* run queue, job states, stopping */
 	pthread_cond_t cv;
-	struct job *head, *tail;
+	struct list queue; /* jobs waiting for a worker */
 	/* Written under mu; atomic so the getters need no lock on a const
 	 * pool. */
 	atomic_uint nqueued;
@@ -76,9 +75,6 @@ struct pool {
 	/* Written only by the loop thread (under mu); read by workers under mu
 	 * and by the loop without it. */
 	bool stopping;
-
-	pthread_mutex_t done_mu; /* done list */
-	struct job *done_head, *done_tail;
 
 	/* Loop thread only. */
 	unsigned depth;    /* pool frames currently calling user code */
@@ -103,43 +99,10 @@ static void pool_leave(struct pool *p)
 		pool_destroy(p);
 }
 
-/* Any thread.  Hands a finished or dropped job to the loop. */
-static void done_push(struct pool *p, struct job *job)
-{
-	job->next = NULL;
-	pthread_mutex_lock(&p->done_mu);
-	if (p->done_tail)
-		p->done_tail->next = job;
-	else
-		p->done_head = job;
-	p->done_tail = job;
-	pthread_mutex_unlock(&p->done_mu);
-	/* Outside done_mu: event_active takes the base lock, and no other lock
-	 * is ever taken while holding one of ours. */
-	event_active(p->done_ev, EV_READ, 0);
-}
-
-static struct job *done_take(struct pool *p)
-{
-	pthread_mutex_lock(&p->done_mu);
-	struct job *list = p->done_head;
-	p->done_head = p->done_tail = NULL;
-	pthread_mutex_unlock(&p->done_mu);
-	return list;
-}
-
 /* Under mu. */
 static void queue_unlink(struct pool *p, struct job *job)
 {
-	if (job->prev)
-		job->prev->next = job->next;
-	else
-		p->head = job->next;
-	if (job->next)
-		job->next->prev = job->prev;
-	else
-		p->tail = job->prev;
-	job->prev = job->next = NULL;
+	list_remove(&job->link);
 	atomic_fetch_sub(&p->nqueued, 1);
 }
 
@@ -149,13 +112,13 @@ static void *worker_main(void *arg)
 
 	pthread_mutex_lock(&p->mu);
 	for (;;) {
-		while (!p->head && !p->stopping)
+		while (list_empty(&p->queue) && !p->stopping)
 			pthread_cond_wait(&p->cv, &p->mu);
 		/* pool_stop empties the queue in the same critical section that
 		 * sets stopping, so there is nothing left to run. */
 		if (p->stopping)
 			break;
-		struct job *job = p->head;
+		struct job *job = list_entry(p->queue.next, struct job, link);
 		queue_unlink(p, job);
 		atomic_fetch_add(&p->running, 1);
 		job->state = JOB_RUNNING;
@@ -169,7 +132,7 @@ static void *worker_main(void *arg)
 		atomic_fetch_sub(&p->running, 1);
 		job->state = JOB_DONE;
 		pthread_mutex_unlock(&p->mu);
-		done_push(p, job);
+		loopq_push(p->done, &job->link);
 		pthread_mutex_lock(&p->mu);
 	}
 	pthread_mutex_unlock(&p->mu);
@@ -221,25 +184,22 @@ static void job_deliver(struct job *job)
 }
 
 /* Loop thread; the caller holds a frame. */
-static void deliver_list(struct job *list)
+static void deliver_list(struct list *jobs)
 {
-	while (list) {
-		struct job *next = list->next;
-		job_deliver(list);
-		list = next;
-	}
+	for (struct list *n; (n = list_shift(jobs));)
+		job_deliver(list_entry(n, struct job, link));
 }
 
-static void done_cb(evutil_socket_t fd, short what, void *arg)
+static void done_cb(void *arg)
 {
 	struct pool *p = arg;
-	(void)fd;
-	(void)what;
-
-	/* One swap per activation, so a busy pool cannot starve the loop;
-	 * anything pushed meanwhile re-activated the event. */
+	/* One take per wake-up, so a busy pool cannot starve the loop;
+	 * anything pushed meanwhile woke it again. */
+	struct list jobs;
+	list_init(&jobs);
+	loopq_take(p->done, &jobs);
 	pool_enter(p);
-	deliver_list(done_take(p));
+	deliver_list(&jobs);
 	pool_leave(p);
 }
 
@@ -267,9 +227,9 @@ static void job_cancel(struct deferred *d, void *arg)
 	void *a = job->arg;
 	void (*a_free)(void *) = job->arg_free;
 	/* The job's Deferred reference must not be dropped here, inside that
-	 * Deferred's own cancel; the done list drops it on a later turn.  The
-	 * job belongs to the done list from now on. */
-	done_push(p, job);
+	 * Deferred's own cancel; the loop drops it on a later turn.  The
+	 * job belongs to `done` from now on. */
+	loopq_push(p->done, &job->link);
 	if (a_free) {
 		pool_enter(p);
 		a_free(a);
@@ -314,12 +274,7 @@ int pool_defer_to_thread(struct pool *p, pool_work_fn fn, void *arg,
 	job->state = JOB_QUEUED;
 
 	pthread_mutex_lock(&p->mu);
-	job->prev = p->tail;
-	if (p->tail)
-		p->tail->next = job;
-	else
-		p->head = job;
-	p->tail = job;
+	list_push(&p->queue, &job->link);
 	atomic_fetch_add(&p->nqueued, 1);
 	pthread_cond_signal(&p->cv);
 	pthread_mutex_unlock(&p->mu);
@@ -348,22 +303,22 @@ void pool_stop(struct pool *p)
 	if (!p)
 		return;
 
+	struct list jobs;
+	list_init(&jobs);
 	pthread_mutex_lock(&p->mu);
 	p->stopping = true;
-	struct job *list = p->head;
-	for (struct job *j = list; j; j = j->next)
-		j->state = JOB_CANCELLED;
-	p->head = p->tail = NULL;
+	list_splice(&jobs, &p->queue);
+	for (struct list *n = jobs.next; n != &jobs; n = n->next)
+		list_entry(n, struct job, link)->state = JOB_CANCELLED;
 	atomic_store(&p->nqueued, 0);
 	pthread_cond_broadcast(&p->cv);
 	pthread_mutex_unlock(&p->mu);
 
-	/* The spliced jobs are reachable only from `list`, so user code run
+	/* The spliced jobs are reachable only from `jobs`, so user code run
 	 * below (which may even pool_free) cannot free them under us. */
 	pool_enter(p);
-	while (list) {
-		struct job *job = list;
-		list = job->next;
+	for (struct list *n; (n = list_shift(&jobs));) {
+		struct job *job = list_entry(n, struct job, link);
 		if (job->arg_free)
 			job->arg_free(job->arg);
 		/* The canceller sees JOB_CANCELLED and leaves the errback to
@@ -390,12 +345,13 @@ static void pool_destroy(struct pool *p)
 {
 	p->freeing = true;
 	pool_enter(p);
-	for (struct job *list; (list = done_take(p));)
-		deliver_list(list);
-	event_free(p->done_ev);
+	struct list jobs;
+	list_init(&jobs);
+	while (loopq_take(p->done, &jobs))
+		deliver_list(&jobs);
+	loopq_free(p->done);
 	pthread_cond_destroy(&p->cv);
 	pthread_mutex_destroy(&p->mu);
-	pthread_mutex_destroy(&p->done_mu);
 	free(p->threads);
 	free(p);
 }
@@ -427,6 +383,7 @@ struct pool *pool_new(struct event_base *base, unsigned nthreads,
 	if (!p)
 		return NULL;
 	p->max_queue = max_queue;
+	list_init(&p->queue);
 	atomic_init(&p->nqueued, 0);
 	atomic_init(&p->running, 0);
 
@@ -434,15 +391,13 @@ struct pool *pool_new(struct event_base *base, unsigned nthreads,
 	p->threads = calloc(nthreads, sizeof(*p->threads));
 	if (!p->threads)
 		goto fail_alloc;
-	p->done_ev = event_new(base, -1, 0, done_cb, p);
-	if (!p->done_ev)
+	p->done = loopq_new(base, done_cb, p);
+	if (!p->done)
 		goto fail_alloc;
 	if ((err = pthread_mutex_init(&p->mu, NULL)) != 0)
 		goto fail_alloc;
-	if ((err = pthread_mutex_init(&p->done_mu, NULL)) != 0)
-		goto fail_mu;
 	if ((err = pthread_cond_init(&p->cv, NULL)) != 0)
-		goto fail_done_mu;
+		goto fail_mu;
 
 	/* Threads inherit the creator's mask: block everything so signals go
 	 * to the loop thread (evsignal) and a worker's blocking call is never
@@ -468,13 +423,10 @@ fail_threads:
 	pthread_mutex_unlock(&p->mu);
 	pool_join(p);
 	pthread_cond_destroy(&p->cv);
-fail_done_mu:
-	pthread_mutex_destroy(&p->done_mu);
 fail_mu:
 	pthread_mutex_destroy(&p->mu);
 fail_alloc:
-	if (p->done_ev)
-		event_free(p->done_ev);
+	loopq_free(p->done);
 	free(p->threads);
 	free(p);
 	errno = err;
