@@ -1,6 +1,8 @@
 # Sourced by the bench scripts (run.sh, ab.sh): strict mode, the checkout's root as the working
-# directory, BUILD, the stack functions of scripts/stack.sh, kv, the bench's
-# own nginx settings and the DAMON pause.
+# directory, BUILD, the stack functions of scripts/stack.sh, kv, the status
+# page's counters and the DAMON pause.  The stack runs nginx/nginx.conf as
+# shipped (only its port, socket, pid and log paths are private), so the
+# figures are what `make run` and users get.
 set -uo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
@@ -16,19 +18,6 @@ kv() { tr ' ' '\n' <<<"$1" | sed -n "s/^$2=//p" | head -1; }
 # nginx on $PORT.
 bench_counter() {
 	curl -s --max-time 5 "http://127.0.0.1:$PORT/_fcgi_app/status" | awk -v k="$1" '$1 == k { print $2 }'
-}
-
-# bench_tune_nginx CONF: the settings 10-15k held requests need on this
-# machine (docs/BENCHMARKS.md, "Settings changed"): `reuseport` spreads the
-# connection burst evenly over the two workers, and worker_connections is
-# raised to what one worker's fd limit allows.  BENCH_NGINX_PRIORITY=N puts
-# nginx's workers at nice N (worker_priority).
-bench_tune_nginx() {
-	sed -i -e "s#backlog=4096;#backlog=4096 reuseport;#" \
-		-e "s#worker_connections .*#worker_connections $(($(ulimit -Hn) - 1000));#" "$1"
-	if [ -n "${BENCH_NGINX_PRIORITY:-}" ]; then
-		sed -i "s#^worker_processes .*#&\nworker_priority $BENCH_NGINX_PRIORITY;#" "$1"
-	fi
 }
 
 # DAMON (the kernel's data access monitor) runs on some VMs as the host's

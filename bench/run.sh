@@ -16,7 +16,6 @@
 # BENCH_APP_ARGS (extra app flags for every start, e.g. "--fire-batch 128"),
 # FLOOR_THREADS (16, the fastest of 2-64 measured here; keep-alive mode:
 # FLOOR_THREADS_KA, 256: libfcgi needs a thread per kept connection),
-# BENCH_NGINX_PRIORITY=N (nginx's workers at `worker_priority N`, e.g. -5),
 # BENCH_PAUSE_DAMON=1 (root: DAMON's kdamonds off for the run, see
 # bench/common.sh), BENCH_T4_CYCLES (3: target 4's cycles, best of them),
 # BENCH_T4_CONTROL (1: after each target 4 cycle, a control cycle with
@@ -85,8 +84,8 @@ URL=http://127.0.0.1:$PORT
 
 # ---- the stack ---------------------------------------------------------------
 
-# The generated nginx.conf, plus the floor upstream and locations, and the
-# bench's settings (bench_tune_nginx in bench/common.sh).
+# The generated nginx.conf plus the floor upstream and locations; every
+# setting of the shipped config stays as it is.
 bench_nginx_conf() {
 	local d=$STACK_DIR ka=$1
 	sed 's#^fastcgi_pass fcgi_app;#fastcgi_pass floor;#' "$d/fcgi_app_params.conf" >"$d/floor_params.conf"
@@ -99,7 +98,6 @@ bench_nginx_conf() {
 	sed -i -e "s#^\( *\)include fcgi_app_upstream.conf;#&\n$up#" \
 		-e "s#^\( *\)include fcgi_app_locations.conf;#&\n$loc#" \
 		"$d/nginx.conf"
-	bench_tune_nginx "$d/nginx.conf"
 }
 
 # start_stack KEEPALIVE APP_ARGS...: a fresh app, floor responder and nginx.
@@ -449,13 +447,6 @@ if [ "${BENCH_PAUSE_DAMON:-0}" = 1 ]; then
 	*"kdamonds 0/"*) ;;
 	*"paused 0 "*) echo "bench: BENCH_PAUSE_DAMON=1 but no kdamond could be paused (not root?)" >&2 ;;
 	esac
-fi
-if [ -n "${BENCH_NGINX_PRIORITY:-}" ]; then
-	[[ $BENCH_NGINX_PRIORITY =~ ^-?[0-9]+$ ]] && [ "$BENCH_NGINX_PRIORITY" -ge -20 ] && [ "$BENCH_NGINX_PRIORITY" -le 19 ] ||
-		{ echo "bench: BENCH_NGINX_PRIORITY must be -20..19" >&2; exit 2; }
-	[ "$BENCH_NGINX_PRIORITY" -lt 0 ] && [ "$(id -u)" != 0 ] &&
-		echo "bench: a negative BENCH_NGINX_PRIORITY needs root; nginx will only log an alert" >&2
-	MACHINE_NOTE="$MACHINE_NOTE; nginx worker_priority $BENCH_NGINX_PRIORITY"
 fi
 log "load before: $(cat /proc/loadavg); other nginx/fcgi_app processes: $(pgrep -c -x nginx) nginx, $(pgrep -c -x fcgi_app) fcgi_app; $MACHINE_NOTE"
 for ka in $MODES; do

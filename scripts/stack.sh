@@ -62,10 +62,6 @@ stack_init() {
 # logs and temp paths moved into STACK_DIR.
 stack_write_nginx_conf() {
 	local n=$STACK_ROOT/nginx d=$STACK_DIR
-	# Keep the config's fd settings, but within what this machine allows.
-	local nofile
-	nofile=$(ulimit -Hn)
-	[ "$nofile" = unlimited ] || [ "$nofile" -gt 65536 ] && nofile=65536
 	sed "s#unix:/run/fcgi_app/app.sock#unix:$STACK_SOCK#" \
 		"$n/fcgi_app_upstream.conf" >"$d/fcgi_app_upstream.conf"
 	cp "$n/fcgi_app_locations.conf" "$n/fcgi_app_params.conf" "$d/"
@@ -86,8 +82,6 @@ stack_write_nginx_conf() {
 		[ -n "$STACK_GROUP" ] && echo "user www-data $STACK_GROUP;"
 		sed -e "s#listen 127.0.0.1:8000#listen 127.0.0.1:$STACK_PORT#" \
 			-e "s#^pid .*#pid $d/nginx.pid;#" \
-			-e "s#^worker_rlimit_nofile .*#worker_rlimit_nofile $nofile;#" \
-			-e "s#worker_connections .*#worker_connections $((nofile / 2));#" \
 			-e "s#^error_log .*#error_log ${STACK_NGINX_LOG:-$d/nginx.log} notice;#" \
 			-e "s#^http {#http {\n    client_body_temp_path $d/tmp_body;\n    fastcgi_temp_path $d/tmp_fastcgi;\n    proxy_temp_path $d/tmp_proxy;\n    scgi_temp_path $d/tmp_scgi;\n    uwsgi_temp_path $d/tmp_uwsgi;#" \
 			-e "s#client_max_body_size 64k;#client_max_body_size $body;#" \
