@@ -62,6 +62,7 @@ test_pattern_MODS  := pattern
 test_fanout_MODS   := fanout deferred failure clock log
 test_loopq_MODS    := loopq
 test_routes_MODS   := routes fanout pool loopq deferred failure clock router pattern log
+test_config_fds_MODS := config log
 
 overview_MODS := deferred failure
 

@@ -47,7 +47,11 @@ static const struct option_spec specs[] = {
 	{"queue", "FCGI_APP_QUEUE", OPT_UINT, F(queue), 0, 1000000,
 	 "jobs that may wait for a worker; more is 503 (default 1000)"},
 	{"max-pending", "FCGI_APP_MAX_PENDING", OPT_UINT, F(max_pending), 1,
-	 10000000, "requests held at once; more is 503 (default 20000)"},
+	 10000000, "requests held at once; more is 503; lowered at start to "
+	 "what the fd limit allows (default 20000)"},
+	{"fd-reserve", "FCGI_APP_FD_RESERVE", OPT_UINT, F(fd_reserve), 1, 1000000,
+	 "fds held requests and idle connections leave free, for requests that "
+	 "do not pend (default 256)"},
 	{"pending-timeout", "FCGI_APP_PENDING_TIMEOUT", OPT_UINT,
 	 F(pending_timeout), 1, 86400,
 	 "seconds a request may be held before a 504 (default 300)"},
@@ -99,6 +103,7 @@ void config_defaults(struct config *c)
 		.workers = 10,
 		.queue = 1000,
 		.max_pending = 20000,
+		.fd_reserve = 256,
 		.pending_timeout = 300,
 		.max_sleep = 60,
 		.max_body = 65536,
@@ -232,4 +237,18 @@ int config_load(struct config *c, int argc, char **argv)
 		return -1;
 	}
 	return 0;
+}
+
+int config_fit_fds(struct config *c, unsigned long long nofile,
+                   unsigned long long used)
+{
+	c->max_conns = 0;
+	if (nofile <= used || nofile - used <= c->fd_reserve)
+		return -1;
+	unsigned long long conns = nofile - used - c->fd_reserve;
+	c->max_conns = conns > UINT_MAX ? UINT_MAX : (unsigned)conns;
+	if (c->max_pending <= c->max_conns)
+		return 0;
+	c->max_pending = c->max_conns;
+	return 1;
 }

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -38,6 +39,61 @@ static void raise_fd_limit(void)
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
 		log_info("msg=\"fd limit\" nofile=%llu",
 		         (unsigned long long)rl.rlim_cur);
+}
+
+/* Fds the app opens after fit_fd_limit counts: the acceptors' epoll set,
+ * eventfd and shedding reserve (3), and room for a log file reopened. */
+#define FDS_OPENED_LATER 8
+
+/* Fds open now (/proc/self/fd, less the one that reads it); `fallback`
+ * without /proc. */
+static unsigned open_fds(unsigned fallback)
+{
+	DIR *d = opendir("/proc/self/fd");
+	if (!d)
+		return fallback;
+	unsigned n = 0;
+	struct dirent *e;
+	while ((e = readdir(d)))
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n > 0 ? n - 1 : 0;
+}
+
+/* Every held request keeps its connection's fd, and so does every idle
+ * kept connection.  Were they allowed to take every fd, a /simple/fire
+ * or the status page on a new connection could only be shed (the
+ * acceptor's 503 at EMFILE) until the pending timeout freed some.  So
+ * --fd-reserve fds stay free: connections are bounded to the rest
+ * (max_conns, checked before a request pends) and --max-pending is
+ * lowered to fit, said in one warn line.  0, or -1 when the limit leaves
+ * no room for any connection. */
+static int fit_fd_limit(struct config *cfg)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return 0; /* cannot tell: no bound, as before */
+	unsigned long long nofile = rl.rlim_cur == RLIM_INFINITY
+	                                ? ~0ull : (unsigned long long)rl.rlim_cur;
+	unsigned used = open_fds(64) + FDS_OPENED_LATER;
+	unsigned asked = cfg->max_pending;
+	int rc = config_fit_fds(cfg, nofile, used);
+	if (rc < 0) {
+		log_error("msg=\"the fd limit leaves no fd for connections: raise "
+		          "it or lower --fd-reserve\" nofile=%llu fds_used=%u "
+		          "fd_reserve=%u", nofile, used, cfg->fd_reserve);
+		return -1;
+	}
+	if (rc > 0)
+		log_warn("msg=\"--max-pending lowered to what the fd limit allows\" "
+		         "max_pending=%u requested=%u nofile=%llu fds_used=%u "
+		         "fd_reserve=%u", cfg->max_pending, asked, nofile, used,
+		         cfg->fd_reserve);
+	else
+		log_info("msg=\"fd budget\" max_conns=%u nofile=%llu fds_used=%u "
+		         "fd_reserve=%u", cfg->max_conns, nofile, used,
+		         cfg->fd_reserve);
+	return 0;
 }
 
 /* What the signal handler and the teardown share. */
@@ -207,6 +263,8 @@ int main(int argc, char **argv)
 		log_error("msg=\"cannot handle signals\"");
 		goto out;
 	}
+	if (fit_fd_limit(&cfg) < 0)
+		goto out;
 	if ((rc = server_start(server, listen_fd)) < 0) {
 		log_error("msg=\"cannot start acceptors\" err=\"%s\"", strerror(-rc));
 		goto out;

@@ -419,6 +419,18 @@ static bool may_pend(enum router_route route)
 	return route == ROUTER_SIMPLE || route == ROUTER_SLEEP;
 }
 
+/* Whether pending r would take an fd of --fd-reserve: every request the
+ * loop owns (r included) and every idle kept connection holds one, and
+ * together they stay within max_conns (main.c, fit_fd_limit), so that a
+ * /simple/fire or the status page on a new connection always finds a free
+ * fd.  (Connections an acceptor is reading are few and brief: the reserve
+ * covers them.) */
+static bool conns_full(struct server *s)
+{
+	return s->cfg->max_conns &&
+	       s->live + acceptor_idle(s->acceptor) > s->cfg->max_conns;
+}
+
 static void respond_status_page(struct server *s, struct request *r)
 {
 	char body[1024];
@@ -508,12 +520,17 @@ static void dispatch(struct server *s, struct request *r)
 		return;
 	}
 	if (may_pend((enum router_route)r->route) &&
-	    PENDING(s)->n >= s->cfg->max_pending) {
+	    (PENDING(s)->n >= s->cfg->max_pending || conns_full(s))) {
 		s->stats.rejected++;
 		char detail[128];
-		snprintf(detail, sizeof detail,
-		         "Too many pending requests (the limit is %u).",
-		         s->cfg->max_pending);
+		if (PENDING(s)->n >= s->cfg->max_pending)
+			snprintf(detail, sizeof detail,
+			         "Too many pending requests (the limit is %u).",
+			         s->cfg->max_pending);
+		else
+			snprintf(detail, sizeof detail,
+			         "Too many open connections for the file descriptor "
+			         "limit (%u).", s->cfg->max_conns);
 		respond_page(s, r, 503, detail, "Retry-After: 1\r\n");
 		return;
 	}

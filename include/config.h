@@ -19,7 +19,13 @@ struct config {
 	unsigned acceptors;        /* libfcgi reader threads */
 	unsigned workers;          /* thread pool size */
 	unsigned queue;            /* jobs that may wait for a worker */
-	unsigned max_pending;      /* requests held at once; 503 past it */
+	unsigned max_pending;      /* requests held at once; 503 past it
+	                              (lowered to max_conns at start) */
+	unsigned fd_reserve;       /* fds kept free for requests that do not
+	                              pend (/simple/fire, the status page) */
+	unsigned max_conns;        /* not an option: connections the fd limit
+	                              allows with fd_reserve kept free, set by
+	                              config_fit_fds; 0: not bounded */
 	unsigned pending_timeout;  /* seconds before a held request gets 504 */
 	unsigned long max_sleep;   /* /sleep/<n> above it: 400 */
 	size_t max_body;           /* request body bytes; 413 past it */
@@ -44,5 +50,14 @@ void config_defaults(struct config *c);
  * printed --help or --version (exit 0), -1 after printing an error to
  * stderr (exit 2). */
 int config_load(struct config *c, int argc, char **argv);
+
+/* Fits the fd-bound limits to an fd limit of `nofile` (RLIMIT_NOFILE's
+ * soft value) when `used` fds are taken by the app itself (listener, loop,
+ * pool, acceptors, logs): sets max_conns to the connections that fit with
+ * fd_reserve fds still free, and lowers max_pending to it.  Returns 1 when
+ * max_pending was lowered, 0 when it fits, -1 when no connection fits
+ * (max_conns is 0 then). */
+int config_fit_fds(struct config *c, unsigned long long nofile,
+                   unsigned long long used);
 
 #endif
