@@ -95,7 +95,7 @@ unit: $(UNIT)
 	  else fail=$$((fail+1)); echo "FAIL $$t"; cat $$t.log; fi; done; \
 	echo "unit: $$pass passed, $$fail failed"; [ $$fail = 0 ]
 
-integration: $(APP)
+integration: $(APP) $(BUILD)/bench/holdclient
 	BUILD=$(BUILD) tests/integration/run.sh
 
 # Each example prints what the page's Python prints.

@@ -18,6 +18,10 @@
 # STACK_VALGRIND=1 runs the app under valgrind (memcheck); errors or
 # definite leaks make it exit 99, which the tests' exit check catches.
 #
+# STACK_APP_NOFILE=N starts the app under an fd limit of N (soft and hard;
+# nginx keeps the shell's), e.g. to reach the app's fd budget with a few
+# hundred requests.
+#
 # When run as root, nginx's workers run as www-data: the private dir and the
 # socket get that group (0750 / 0660), so only nginx may connect.
 
@@ -115,6 +119,8 @@ stack_start_app() {
 	local wrap=()
 	[ -n "${STACK_VALGRIND:-}" ] && wrap=(valgrind -q --error-exitcode=99
 		--leak-check=full --errors-for-leak-kinds=definite,indirect)
+	[ -n "${STACK_APP_NOFILE:-}" ] &&
+		wrap=(prlimit --nofile="$STACK_APP_NOFILE:$STACK_APP_NOFILE" "${wrap[@]}")
 	"${wrap[@]}" "$STACK_ROOT/$BUILD/fcgi_app" --socket "$STACK_SOCK" --socket-mode 0660 \
 		"${group_arg[@]}" "$@" 2>>"${STACK_APP_LOG:-$STACK_DIR/app.log}" &
 	STACK_APP_PID=$!

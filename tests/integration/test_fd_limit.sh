@@ -3,7 +3,13 @@
 # (its reserve fd) instead of leaving them in the backlog until nginx times
 # out; nginx relays that 503 (no 502), the requests already held still
 # complete, and shedding works again the next time (the reserve came back).
+# And held requests never get that far: started under a low fd limit, the
+# app lowers --max-pending to what fits with --fd-reserve fds free (one
+# warn line), answers a /simple past it with its own 503, and /simple/fire
+# and the status page still get through.
 . "$(dirname "$0")/lib.sh"
+HOLDCLIENT=$STACK_ROOT/$BUILD/bench/holdclient
+[ -x "$HOLDCLIENT" ] || { fail "no $HOLDCLIENT (make bench-bins)"; it_done; exit 1; }
 # Rounds 1 and 2 without upstream keep-alive: every request needs a
 # connection of its own, so how many fit under the limit does not depend on
 # nginx's cache.  Round 3 on a new stack with the shipped keep-alive.
@@ -85,6 +91,69 @@ logs_clean() {
 	check "$1: /coro after the limit is lifted" 200 "$STATUS"
 }
 
+# cap_round LABEL: on a stack whose app started under an fd limit of
+# $NOFILE with --fd-reserve $RESERVE, holds 30 /simple more than the cap
+# (bench/holdclient); then the status page, a /simple past the cap and
+# /simple/fire, each through nginx; then every held one must have its body.
+NOFILE=300
+RESERVE=64
+in_range() { [ -n "$1" ] && [ "$1" -ge "$2" ] && [ "$1" -le "$3" ]; }
+kv() { tr ' ' '\n' <<<"$1" | sed -n "s/^$2=//p" | head -1; }
+cap_round() {
+	local l=$1 log=$IT_TMP/stack/app.log cap n out held fds i p prev=-1 hdr
+	check "$l: one warn line lowers --max-pending" 1 \
+		"$(grep -c 'level=warn msg="--max-pending lowered' "$log")"
+	cap=$(sed -n 's/.*--max-pending lowered.* max_pending=\([0-9]*\) requested=20000 nofile='$NOFILE' .*fd_reserve='$RESERVE'$/\1/p' "$log")
+	check_true "$l: the cap ($cap) is $NOFILE fds less the reserve and the app's own" \
+		in_range "$cap" $((NOFILE - RESERVE - 60)) $((NOFILE - RESERVE - 10))
+	n=$((cap + 30))
+	timeout 90 "$HOLDCLIENT" --port "$IT_PORT" --n "$n" --mode wait --settle 1 \
+		--timeout 60 >"$IT_TMP/hc" &
+	# The held ones stay; those past the cap get their 503 at once.
+	for i in $(seq 1 100); do
+		p=$(counter pending)
+		[ "$p" = "$prev" ] && in_range "$p" $((cap - 4)) "$cap" && break
+		prev=$p
+		sleep 0.2
+	done
+	held=$(counter pending)
+	if [ "$STACK_KEEPALIVE" = 0 ]; then
+		check "$l: exactly the cap is held" "$cap" "$held"
+	else
+		# Idle kept connections take fds of the budget too.
+		check_true "$l: the cap less the idle kept connections is held ($held)" \
+			in_range "$held" $((cap - 4)) "$cap"
+	fi
+	# Without keep-alive every connection past the cap is closed after its
+	# 503; with it, nginx keeps each in its cache (idle here too, on an
+	# fd of the reserve) until it reuses it or its keepalive_timeout.
+	local kept=0
+	[ "$STACK_KEEPALIVE" = 0 ] || kept=$((n - held))
+	fds=$(ls /proc/"$STACK_APP_PID"/fd | wc -l)
+	check_true "$l: the app has $fds fds open: $RESERVE of $NOFILE stay free, less $kept kept after a 503" \
+		[ "$fds" -le $((NOFILE - RESERVE + kept)) ]
+	get /_fcgi_app/status
+	check "$l: the status page at the cap" 200 "$STATUS"
+	hdr=$(curl -s -D - -o "$IT_TMP/capbody" --max-time 5 "$IT_URL/simple" | tr -d '\r')
+	check_true "$l: a /simple past the cap is 503" grep -q "^HTTP/1.1 503 " <<<"$hdr"
+	check_true "$l: with Retry-After" grep -qi "^Retry-After: 1" <<<"$hdr"
+	check_true "$l: the 503 is the app's cap page, not shedding" \
+		grep -qE "the limit is $cap|file descriptor limit \($cap\)" "$IT_TMP/capbody"
+	get /simple/fire
+	check "$l: /simple/fire at the cap" 200 "$STATUS"
+	check "$l: the fire's body" 'Look at the <a href="/simple">/simple</a> request tab.' "$BODY"
+	wait_clients
+	out=$(cat "$IT_TMP/hc")
+	echo "     ${out:0:240}"
+	check "$l: every held one 200, the rest 503" "200:$held,503:$((n - held))" "$(kv "$out" codes)"
+	check "$l: every held one has the fired body" "$held" "$(kv "$out" body_ok)"
+	check "$l: every 503 has Retry-After" "$((n - held))" "$(kv "$out" retry_after)"
+	check "$l: no connection error" 0 "$(kv "$out" errors)"
+	check "$l: the app never ran out of fds (nothing shed)" 0 \
+		"$(grep -cE "shedding|cannot shed" "$log")"
+	check_true "$l: pending back to 0" wait_counter pending 10 0
+}
+
 round 1
 round 2
 logs_clean "keep-alive off"
@@ -95,4 +164,14 @@ it_start
 pid=$STACK_APP_PID
 round 3
 logs_clean "keep-alive on"
+it_stop_app
+stack_stop
+export STACK_APP_NOFILE=$NOFILE STACK_KEEPALIVE=0
+it_start --fd-reserve "$RESERVE"
+cap_round "cap, keep-alive off"
+it_stop_app
+stack_stop
+export STACK_KEEPALIVE=8192
+it_start --fd-reserve "$RESERVE"
+cap_round "cap, keep-alive on"
 it_done
