@@ -5,6 +5,7 @@
  * it grabs) -> event_base with pthreads -> listening socket -> worker pool
  * -> routes -> server (acceptor threads) -> loop.  Teardown runs in reverse.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <event2/event.h>
 #include <event2/thread.h>
@@ -15,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <dirent.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>

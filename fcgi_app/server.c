@@ -422,9 +422,10 @@ static bool may_pend(enum router_route route)
 /* Whether pending r would take an fd of --fd-reserve: every request the
  * loop owns (r included) and every idle kept connection holds one, and
  * together they stay within max_conns (main.c, fit_fd_limit), so that a
- * /simple/fire or the status page on a new connection always finds a free
- * fd.  (Connections an acceptor is reading are few and brief: the reserve
- * covers them.) */
+ * /simple/fire or the status page on a new connection finds a free fd.
+ * The reserve covers what is not counted here: connections an acceptor is
+ * reading, and those opened for requests that do not pend, which nginx
+ * may then keep idle. */
 static bool conns_full(struct server *s)
 {
 	return s->cfg->max_conns &&

@@ -63,7 +63,9 @@ stack_init() {
 }
 
 # The project's nginx.conf and snippets, with the port, socket, pid file,
-# logs and temp paths moved into STACK_DIR.
+# logs and temp paths moved into STACK_DIR.  Nothing that sets capacity or
+# speed is changed (worker_*, reuseport, backlog, keepalive unless
+# STACK_KEEPALIVE says): tests and benchmarks run what is shipped.
 stack_write_nginx_conf() {
 	local n=$STACK_ROOT/nginx d=$STACK_DIR
 	sed "s#unix:/run/fcgi_app/app.sock#unix:$STACK_SOCK#" \
