@@ -188,13 +188,25 @@ static void usage(FILE *out)
 	        "this text", "version", "", "print the version");
 }
 
+enum { NSPEC = sizeof specs / sizeof specs[0] };
+_Static_assert(NSPEC <= 64, "config.given has one bit per option");
+
+bool config_given(const struct config *c, const char *name)
+{
+	for (size_t i = 0; i < NSPEC; i++)
+		if (strcmp(specs[i].name, name) == 0)
+			return c->given >> i & 1;
+	return false;
+}
+
 int config_load(struct config *c, int argc, char **argv)
 {
-	enum { NSPEC = sizeof specs / sizeof specs[0] };
 	for (size_t i = 0; i < NSPEC; i++) {
 		const char *v = specs[i].env ? getenv(specs[i].env) : NULL;
 		if (v && set_value(c, &specs[i], v, specs[i].env) < 0)
 			return -1;
+		if (v)
+			c->given |= 1ull << i;
 	}
 
 	struct option longopts[NSPEC + 3];
@@ -226,6 +238,7 @@ int config_load(struct config *c, int argc, char **argv)
 		snprintf(origin, sizeof origin, "--%s", specs[ch].name);
 		if (set_value(c, &specs[ch], optarg ? optarg : "", origin) < 0)
 			return -1;
+		c->given |= 1ull << ch;
 	}
 	if (optind < argc) {
 		fprintf(stderr, "fcgi_app: unexpected argument '%s'\n", argv[optind]);

@@ -84,11 +84,14 @@ static int fit_fd_limit(struct config *cfg)
 		          "fd_reserve=%u", nofile, used, cfg->fd_reserve);
 		return -1;
 	}
+	/* A value the user asked for is worth a warning; the default is
+	 * simply fitted to the machine. */
 	if (rc > 0)
-		log_warn("msg=\"--max-pending lowered to what the fd limit allows\" "
-		         "max_pending=%u requested=%u nofile=%llu fds_used=%u "
-		         "fd_reserve=%u", cfg->max_pending, asked, nofile, used,
-		         cfg->fd_reserve);
+		log_msg(config_given(cfg, "max-pending") ? LOG_LEVEL_WARN : LOG_LEVEL_INFO,
+		        "msg=\"--max-pending lowered to what the fd limit allows\" "
+		        "max_pending=%u requested=%u nofile=%llu fds_used=%u "
+		        "fd_reserve=%u", cfg->max_pending, asked, nofile, used,
+		        cfg->fd_reserve);
 	else
 		log_info("msg=\"fd budget\" max_conns=%u nofile=%llu fds_used=%u "
 		         "fd_reserve=%u", cfg->max_conns, nofile, used,

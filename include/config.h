@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct config {
 	const char *socket_path;   /* unix socket to create */
@@ -42,6 +43,8 @@ struct config {
 	unsigned shutdown_grace;   /* seconds to finish replies on SIGTERM */
 	int log_level;             /* enum log_level */
 	bool health;               /* --health: probe a running app, exit */
+	uint64_t given;            /* bit i: option i was set by a flag or
+	                              the environment (config_given) */
 };
 
 void config_defaults(struct config *c);
@@ -50,6 +53,10 @@ void config_defaults(struct config *c);
  * printed --help or --version (exit 0), -1 after printing an error to
  * stderr (exit 2). */
 int config_load(struct config *c, int argc, char **argv);
+
+/* Whether the option `name` ("max-pending") was set by a flag or the
+ * environment rather than left at its default. */
+bool config_given(const struct config *c, const char *name);
 
 /* Fits the fd-bound limits to an fd limit of `nofile` (RLIMIT_NOFILE's
  * soft value) when `used` fds are taken by the app itself (listener, loop,
