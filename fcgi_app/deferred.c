@@ -19,7 +19,9 @@
  * - The waiting side owns the waited-on side (W owns a reference to I; a
  *   gather owns its members) and the back links are weak.  So whoever wants
  *   W's result must keep W referenced; dropping W while it waits unlinks it
- *   from I and drops I, and no reference cycle can leak.
+ *   from I and drops I.  The one way to close a loop of such references,
+ *   a chain that comes back to where it started, is refused when chaining
+ *   (waits_on), so no reference cycle can leak.
  * - Every Deferred on a run's stack holds one extra reference, which is how
  *   an unref from inside a callback is postponed to the end of the run.
  *
@@ -34,12 +36,35 @@
  * - A callback returning the Deferred it is attached to gets a RuntimeError
  *   failure instead of hanging the chain (and leaking the self reference).
  * - A NULL failure stands for MemoryError (see failure.c), so running out
- *   of memory while building a failure still fires the chain.
+ *   of memory while building a failure still fires the chain.  For the
+ *   same reason a gather member whose pair cannot be attached (a callback
+ *   run while the gather was being made used up the room reserved for
+ *   it, and growing failed) reports a MemoryError.
+ * - Only references keep a Deferred alive (deferred.h, "Where this differs
+ *   from Twisted"): one nobody references is freed with its pending pairs,
+ *   which never run, where Twisted's garbage collector keeps it as long as
+ *   whatever will fire it; the same for a gather.  C has no collector, and
+ *   keeping Deferreds alive from below would make every chain a cycle.
+ * - A callback returning a Deferred whose chain waits on the callback's
+ *   own Deferred gets a RuntimeError failure, like the case above, instead
+ *   of a pair of Deferreds that never fire (and, here, are never freed).
+ * - A value has one owner, so a gather cannot share a member's result with
+ *   the member's chain the way Twisted shares one object.  The list keeps
+ *   a copy of a failure and a reference to a deferred_val_shared value; a
+ *   uniquely owned pointer moves into the list and the member goes on with
+ *   None (deferred.h, "Results and ownership").  A FirstError's inner
+ *   failure is a copy too.
+ * - Once a gather has fired, members that report later do not write into
+ *   the list its callbacks received (Twisted's resultList is the same
+ *   object and keeps changing): that list belongs to its consumer now.
  */
 #include "deferred.h"
 
 #include <errno.h>
 #include <event2/event.h>
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +76,7 @@ enum {
 	F_ON_CHAIN = 1 << 2, /* on a run's stack; u.chain_prev is valid */
 	F_RUNNING = 1 << 3,  /* inside one of its own callbacks */
 	F_HEAP = 1 << 4,     /* pairs live in p.heap */
+	F_GATHER = 1 << 5,   /* made by deferred_gather */
 };
 
 struct pair {
@@ -66,7 +92,9 @@ struct pair {
  * 192 bytes on LP64: 4 inline pairs (128), the result (16 + kind), the
  * canceller / wait / stack link union (16), the waiter list (8) and five
  * 32-bit counters.  The result is stored unpacked so its kind fits in a
- * byte instead of an enum plus padding.
+ * byte instead of an enum plus padding.  A waiter's position in its list
+ * lives in the result's free-function slot, which is dead while the result
+ * is a Deferred, so the list is doubly linked at no cost in size.
  */
 struct deferred {
 	union {
@@ -81,7 +109,11 @@ struct deferred {
 		struct failure *failure;
 		struct deferred *deferred;
 	} res;
-	void (*res_free)(void *);
+	union {
+		void (*free)(void *); /* kind PTR: releases res.ptr; NULL: borrowed */
+		uint32_t wait_seq;    /* waiting: value of the waited-on `popped`
+		                         at which this waiter gets the result */
+	} aux;
 	/* Which member is live follows from the state: the canceller until
 	 * the Deferred is called (it is never needed after); `wait` while it
 	 * waits on res.deferred; `chain_prev` while it is on a run's stack.
@@ -93,9 +125,11 @@ struct deferred {
 			void *arg;
 		} cancel;
 		struct {
-			struct deferred *next; /* next waiter on the same Deferred */
-			uint32_t seq;          /* value of the waited-on `popped` at
-			                          which this waiter gets the result */
+			/* The waiters on one Deferred: `next` ends in NULL,
+			 * the first one's `prev` is the last one, so appending
+			 * and unlinking are O(1). */
+			struct deferred *next;
+			struct deferred *prev;
 		} wait;
 		struct deferred *chain_prev; /* the Deferred below on the stack */
 	} u;
@@ -172,23 +206,20 @@ void deferred_val_free(struct deferred_val v)
 	}
 }
 
-/* A copy of v that does not own what it points to. */
-static struct deferred_val val_borrow(struct deferred_val v)
-{
-	v.free = NULL;
-	return v;
-}
-
 /* ---- result slot ---- */
 
+/* A waiting Deferred must be unlinked from its waiter list first: the
+ * slot's aux field is its list position then. */
 static struct deferred_val result_take(struct deferred *d)
 {
-	struct deferred_val v = { .kind = d->kind, .free = d->res_free };
+	struct deferred_val v = { .kind = d->kind };
 
 	v.ptr = d->res.ptr;
+	if (d->kind == DEFERRED_VAL_PTR)
+		v.free = d->aux.free;
 	d->kind = DEFERRED_VAL_NONE;
 	d->res.ptr = NULL;
-	d->res_free = NULL;
+	d->aux.free = NULL;
 	return v;
 }
 
@@ -197,7 +228,7 @@ static void result_set(struct deferred *d, struct deferred_val v)
 {
 	d->kind = (uint8_t)v.kind;
 	d->res.ptr = v.ptr;
-	d->res_free = v.kind == DEFERRED_VAL_PTR ? v.free : NULL;
+	d->aux.free = v.kind == DEFERRED_VAL_PTR ? v.free : NULL;
 }
 
 static bool is_waiting(const struct deferred *d)
@@ -266,27 +297,54 @@ static struct pair pair_pop(struct deferred *d)
 
 /* ---- waiting on another Deferred ---- */
 
+/* Positions only grow along the list (popped + count never decreases), so
+ * appending keeps it in the order the waiters get results. */
 static void waiter_append(struct deferred *inner, struct deferred *w)
 {
-	struct deferred **pp = &inner->waiters;
+	struct deferred *first = inner->waiters;
 
 	/* The continuation goes after every pair inner has now, like Twisted's
 	 * callbacks.append(current._continuation()). */
+	w->aux.wait_seq = inner->popped + inner->count;
 	w->u.wait.next = NULL;
-	w->u.wait.seq = inner->popped + inner->count;
-	while (*pp != NULL)
-		pp = &(*pp)->u.wait.next;
-	*pp = w;
+	if (first == NULL) {
+		w->u.wait.prev = w;
+		inner->waiters = w;
+	} else {
+		w->u.wait.prev = first->u.wait.prev;
+		first->u.wait.prev->u.wait.next = w;
+		first->u.wait.prev = w;
+	}
 }
 
 static void waiter_unlink(struct deferred *inner, struct deferred *w)
 {
-	struct deferred **pp = &inner->waiters;
+	struct deferred *next = w->u.wait.next;
 
-	while (*pp != NULL && *pp != w)
-		pp = &(*pp)->u.wait.next;
-	if (*pp == w)
-		*pp = w->u.wait.next;
+	if (inner->waiters == w) {
+		inner->waiters = next;
+		if (next != NULL)
+			next->u.wait.prev = w->u.wait.prev;
+		return;
+	}
+	w->u.wait.prev->u.wait.next = next;
+	if (next != NULL)
+		next->u.wait.prev = w->u.wait.prev;
+	else
+		inner->waiters->u.wait.prev = w->u.wait.prev;
+}
+
+/* Whether `inner`, or a Deferred down its chain, waits on d.  Only
+ * possible when something waits on d: the link before d would be one of
+ * d's waiters. */
+static bool waits_on(const struct deferred *inner, const struct deferred *d)
+{
+	if (d->waiters == NULL)
+		return false;
+	for (; is_waiting(inner); inner = inner->res.deferred)
+		if (inner->res.deferred == d)
+			return true;
+	return false;
 }
 
 /* Whether a Deferred returned from a callback can give its result right
@@ -317,6 +375,16 @@ static struct deferred *resolve_returned_deferred(struct deferred *d)
 		result_set(d, deferred_val_failure(failure_new(
 		                  "RuntimeError", "Callback returned the Deferred "
 		                                  "it was attached to")));
+		deferred_unref(inner);
+		return NULL;
+	}
+	if (!can_take_result(inner) && waits_on(inner, d)) {
+		/* d is on the stack, so whatever dropping inner frees down
+		 * its chain cannot free d. */
+		result_set(d, deferred_val_failure(failure_new(
+		                  "RuntimeError", "Callback returned a Deferred "
+		                                  "that waits on the Deferred it "
+		                                  "was attached to (a cycle)")));
 		deferred_unref(inner);
 		return NULL;
 	}
@@ -359,7 +427,7 @@ static void chain_push(struct deferred *d, struct deferred *below)
  * position.  w gets inner's result and goes on top of the stack. */
 static void hand_result(struct deferred *inner, struct deferred *w)
 {
-	inner->waiters = w->u.wait.next;
+	waiter_unlink(inner, w);
 	/* w's result slot holds w's reference to inner; the stack holds
 	 * another, so dropping it cannot free inner here. */
 	result_set(w, result_take(inner));
@@ -384,7 +452,7 @@ static void run_callbacks(struct deferred *d)
 
 		while (cur->paused == 0 && !is_waiting(cur)) {
 			waiter = cur->waiters;
-			if (waiter != NULL && waiter->u.wait.seq == cur->popped)
+			if (waiter != NULL && waiter->aux.wait_seq == cur->popped)
 				break;
 			waiter = NULL;
 			if (cur->count == 0)
@@ -442,8 +510,8 @@ static struct deferred *destroy(struct deferred *d)
 	if (!(d->flags & F_CALLED) && d->u.cancel.fn == gather_cancel)
 		gather_release(d->u.cancel.arg);
 	if (is_waiting(d)) {
+		waiter_unlink(d->res.deferred, d);
 		inner = result_take(d).deferred;
-		waiter_unlink(inner, d);
 	} else {
 		if (d->kind == DEFERRED_VAL_FAILURE)
 			unhandled_hook(d->res.failure);
@@ -541,13 +609,20 @@ int deferred_errback(struct deferred *d, struct failure *f)
 void deferred_cancel(struct deferred *d)
 {
 	/* Twisted forwards to the Deferred this one waits on, which forwards
-	 * again if it waits too; walking down does that without recursion. */
-	while ((d->flags & F_CALLED) && is_waiting(d))
+	 * again if it waits too; walking down does that without recursion.
+	 * DeferredList.cancel does not forward once the list was called. */
+	while ((d->flags & F_CALLED) && is_waiting(d) && !(d->flags & F_GATHER))
 		d = d->res.deferred;
 	if (d->flags & F_CALLED)
 		return;
 	/* The canceller or the errback may drop the caller's reference. */
 	deferred_ref(d);
+	if (d->flags & F_GATHER) {
+		/* DeferredList.cancel: the members' results fire it. */
+		gather_cancel(d, d->u.cancel.arg);
+		deferred_unref(d);
+		return;
+	}
 	if (d->u.cancel.fn != NULL)
 		d->u.cancel.fn(d, d->u.cancel.arg);
 	else
@@ -724,6 +799,60 @@ fail:
 	return err;
 }
 
+/* ---- shared values ---- */
+
+/* The payload follows the header, so the header is found from the pointer
+ * a value carries. */
+struct shared {
+	atomic_size_t refs;
+	void (*dtor)(void *);
+	alignas(max_align_t) unsigned char data[];
+};
+
+static struct shared *shared_of(void *p)
+{
+	return (struct shared *)(void *)((unsigned char *)p -
+	                                 offsetof(struct shared, data));
+}
+
+void *deferred_shared_new(size_t size, void (*dtor)(void *))
+{
+	struct shared *sh;
+
+	if (size > SIZE_MAX - sizeof(*sh))
+		return NULL;
+	sh = calloc(1, sizeof(*sh) + size);
+	if (sh == NULL)
+		return NULL;
+	atomic_init(&sh->refs, 1);
+	sh->dtor = dtor;
+	return sh->data;
+}
+
+void deferred_shared_ref(void *p)
+{
+	atomic_fetch_add_explicit(&shared_of(p)->refs, 1, memory_order_relaxed);
+}
+
+void deferred_shared_unref(void *p)
+{
+	struct shared *sh;
+
+	if (p == NULL)
+		return;
+	sh = shared_of(p);
+	if (atomic_fetch_sub_explicit(&sh->refs, 1, memory_order_acq_rel) != 1)
+		return;
+	if (sh->dtor != NULL)
+		sh->dtor(sh->data);
+	free(sh);
+}
+
+struct deferred_val deferred_val_shared(void *p)
+{
+	return deferred_val_ptr(p, deferred_shared_unref);
+}
+
 /* ---- DeferredList ---- */
 
 struct gather;
@@ -802,7 +931,9 @@ static void gather_release(void *arg)
 
 /* DeferredList.cancel: every member, even when an early one fires the
  * gather (fireOnOneErrback) and releases the rest; the extra references
- * keep them alive until the loop is over. */
+ * keep them alive until the loop is over.  deferred_cancel does not
+ * errback the gather afterwards: members that cannot answer now (paused,
+ * or waiting on a paused Deferred) still report later. */
 static void gather_cancel(struct deferred *d, void *arg)
 {
 	struct gather *g = arg;
@@ -818,8 +949,31 @@ static void gather_cancel(struct deferred *d, void *arg)
 	gather_unref(g);
 }
 
-/* What a member's own chain continues with once the gather is done with
- * its result: consumeErrors turns a failure into None. */
+/* The list's own copy of a member's result, and what the member's chain
+ * goes on with (*v); see "Results and ownership" in deferred.h. */
+static struct deferred_val gather_share(struct deferred_val *v)
+{
+	struct deferred_val own = *v;
+
+	switch (v->kind) {
+	case DEFERRED_VAL_FAILURE:
+		own.failure = failure_copy(v->failure);
+		break;
+	case DEFERRED_VAL_PTR:
+		if (v->free == deferred_shared_unref && v->ptr != NULL)
+			deferred_shared_ref(v->ptr);
+		else if (v->free != NULL)
+			*v = deferred_val_none();
+		break;
+	case DEFERRED_VAL_NONE:
+	case DEFERRED_VAL_DEFERRED: /* a pair never gets one */
+		break;
+	}
+	return own;
+}
+
+/* What a member's own chain continues with: consumeErrors turns a failure
+ * into None. */
 static struct deferred_val gather_pass_on(struct gather *g,
                                           struct deferred_val v)
 {
@@ -829,19 +983,6 @@ static struct deferred_val gather_pass_on(struct gather *g,
 		return deferred_val_none();
 	}
 	return v;
-}
-
-static struct failure *first_error(size_t index, const struct failure *sub)
-{
-	char *s = failure_to_string(sub);
-	struct failure *f = NULL;
-
-	/* FirstError.__str__: "FirstError[#%d, %s]" % (index, subFailure). */
-	if (s != NULL)
-		f = failure_new(FAILURE_FIRST_ERROR, "FirstError[#%zu, %s]",
-		                index, s);
-	free(s);
-	return f;
 }
 
 /* Hands the finished list to the gather Deferred. */
@@ -864,48 +1005,43 @@ static void gather_fire_list(struct gather *g)
 	fire(g->d, v);
 }
 
-/* DeferredList._cbDeferred.  A value has one owner in C, so where Twisted
- * shares it between the list and the member, the list keeps it and the
- * member goes on with a borrowed view (valid while the list lives) or, for
- * a failure, with a frameless copy that is still reported if nobody
- * handles it there, as Twisted's would be. */
-static struct deferred_val gather_member_done(struct deferred_val v,
-                                              void *arg)
+/* Records member `index`'s result (owned) and fires the gather when that
+ * decides it (DeferredList._cbDeferred without the return value). */
+static void gather_report(struct gather *g, size_t index,
+                          struct deferred_val own)
 {
-	struct gather_slot *s = arg;
-	struct gather *g = s->g;
-	bool ok = v.kind != DEFERRED_VAL_FAILURE;
-	struct deferred_val ret;
+	bool ok = own.kind != DEFERRED_VAL_FAILURE;
 
-	if (g->d == NULL)
-		return gather_pass_on(g, v);
 	g->remaining--;
 	if (ok && (g->flags & DEFERRED_GATHER_FIRE_ON_ONE_CALLBACK)) {
 		struct deferred_gather_first *first = g->first;
 
 		g->first = NULL;
-		first->index = s->index;
-		first->result = v;
-		/* Taken before firing: the gather's callbacks may free it. */
-		ret = val_borrow(v);
+		first->index = index;
+		first->result = own;
 		fire(g->d, deferred_val_ptr(first, gather_first_free));
-		return ret;
+		return;
 	}
 	if (!ok && (g->flags & DEFERRED_GATHER_FIRE_ON_ONE_ERRBACK)) {
-		fire(g->d, deferred_val_failure(first_error(s->index, v.failure)));
-		return gather_pass_on(g, v);
+		fire(g->d, deferred_val_failure(
+		               failure_first_error_new(index, own.failure)));
+		return;
 	}
-	if (ok)
-		ret = val_borrow(v);
-	else if (g->flags & DEFERRED_GATHER_CONSUME_ERRORS)
-		ret = deferred_val_none();
-	else
-		ret = deferred_val_failure(failure_new(
-		    failure_type(v.failure), "%s", failure_message(v.failure)));
-	g->list->entries[s->index] = (struct deferred_gather_entry){ ok, v };
+	g->list->entries[index] = (struct deferred_gather_entry){ ok, own };
 	if (g->remaining == 0)
 		gather_fire_list(g);
-	return ret;
+}
+
+/* DeferredList._cbDeferred, a member's pair. */
+static struct deferred_val gather_member_done(struct deferred_val v,
+                                              void *arg)
+{
+	struct gather_slot *s = arg;
+	struct gather *g = s->g;
+
+	if (g->d != NULL)
+		gather_report(g, s->index, gather_share(&v));
+	return gather_pass_on(g, v);
 }
 
 struct deferred *deferred_gather(struct deferred **ds, size_t n,
@@ -932,26 +1068,27 @@ struct deferred *deferred_gather(struct deferred **ds, size_t n,
 	if (g == NULL || list == NULL || d == NULL ||
 	    ((flags & DEFERRED_GATHER_FIRE_ON_ONE_CALLBACK) && first == NULL))
 		goto fail;
-	/* Claim a slot on every member before any pair goes in, so nothing
-	 * can fail once members start reporting.  A claimed slot holds an
-	 * empty pair; its offset in the member's queue is parked in
-	 * slots[i].index (offsets survive pair_reserve's compaction, and the
-	 * same Deferred may appear twice in ds). */
+	/* Make room for every pair before any goes in, so that attaching
+	 * cannot fail once members start reporting: push an empty pair per
+	 * slot (a member listed twice gets two), then take them off again.
+	 * The pushed pairs are the newest of their members, and nothing ran
+	 * since, so dropping them from the tail is exact. */
 	for (; placed < n; placed++) {
-		struct deferred *m = ds[placed];
-
-		if (pair_reserve(m) != 0)
+		if (pair_reserve(ds[placed]) != 0)
 			goto fail;
-		pair_push(m, NULL, NULL, NULL, NULL);
-		g->slots[placed].index = m->count - 1;
+		pair_push(ds[placed], NULL, NULL, NULL, NULL);
 	}
+	while (placed > 0)
+		ds[--placed]->count--;
 
 	list->n = n;
 	for (size_t i = 0; i < n; i++)
 		list->entries[i] = (struct deferred_gather_entry){
 			false, deferred_val_none()
 		};
-	g->refs = 1 + n;
+	/* The gather Deferred's reference, one per slot, and one for the
+	 * loop below, which the gather firing must not free g under. */
+	g->refs = 1 + n + 1;
 	g->d = d;
 	g->list = list;
 	g->first = first;
@@ -960,31 +1097,37 @@ struct deferred *deferred_gather(struct deferred **ds, size_t n,
 	g->remaining = n;
 	g->flags = flags;
 	for (size_t i = 0; i < n; i++) {
-		struct deferred *m = ds[i];
-
-		pairs(m)[m->head + g->slots[i].index] = (struct pair){
-			gather_member_done, gather_member_done, &g->slots[i],
-			gather_slot_done
-		};
 		g->slots[i] = (struct gather_slot){ g, i };
-		g->members[i] = m;
+		g->members[i] = ds[i];
 	}
-	/* Members that already fired report now.  That can fire the gather
-	 * and release the members; the extra references keep the ones not
-	 * yet visited alive. */
+	d->flags |= F_GATHER;
+	/* Attach in index order, each member that already fired reporting at
+	 * once, as Twisted's loop of addCallbacks does: a member listed twice
+	 * reports its second slot after the members in between.  That can
+	 * fire the gather and release the members; the extra references keep
+	 * the ones not yet visited alive. */
 	for (size_t i = 0; i < n; i++)
 		deferred_ref(ds[i]);
-	for (size_t i = 0; i < n; i++)
-		if (ds[i]->flags & F_CALLED)
-			run_callbacks(ds[i]);
+	for (size_t i = 0; i < n; i++) {
+		/* Fails only when a callback that ran since used up the room
+		 * made above and memory ran out: the member then reports a
+		 * MemoryError instead of its result. */
+		if (deferred_add_callbacks(ds[i], gather_member_done,
+		                           gather_member_done, &g->slots[i],
+		                           gather_slot_done) != 0) {
+			if (g->d != NULL)
+				gather_report(g, i, deferred_val_failure(NULL));
+			gather_unref(g);
+		}
+	}
 	for (size_t i = 0; i < n; i++)
 		deferred_unref(ds[i]);
-	if (n == 0)
+	/* DeferredList([], fireOnOneCallback=True) never fires. */
+	if (n == 0 && !(flags & DEFERRED_GATHER_FIRE_ON_ONE_CALLBACK))
 		gather_fire_list(g);
+	gather_unref(g);
 	return d;
 fail:
-	/* The claimed slots are the newest pairs of their members, and
-	 * nothing ran since, so dropping them from the tail is exact. */
 	while (placed > 0)
 		ds[--placed]->count--;
 	if (d != NULL) {

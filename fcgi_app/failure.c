@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,10 @@ struct failure {
 	char *message;
 	struct failure_frame *frames;
 	size_t nframes;
+	/* FirstError's index and subFailure; index SIZE_MAX on any other
+	 * failure.  `inner` is owned. */
+	size_t first_index;
+	struct failure *inner;
 	char type[]; /* the message follows it in the same allocation */
 };
 
@@ -59,7 +64,64 @@ struct failure *failure_new(const char *type, const char *fmt, ...)
 	va_end(ap);
 	f->frames = NULL;
 	f->nframes = 0;
+	f->first_index = SIZE_MAX;
+	f->inner = NULL;
 	return f;
+}
+
+struct failure *failure_copy(const struct failure *f)
+{
+	struct failure *c;
+
+	if (f == NULL)
+		return NULL;
+	c = failure_new(f->type, "%s", f->message);
+	if (c == NULL)
+		return NULL;
+	for (size_t i = 0; i < f->nframes; i++)
+		if (failure_add_frame(c, f->frames[i].file, f->frames[i].line,
+		                      f->frames[i].func) != 0)
+			goto oom;
+	if (f->first_index != SIZE_MAX) {
+		/* A NULL inner is a MemoryError and copies as itself. */
+		c->inner = failure_copy(f->inner);
+		if (f->inner != NULL && c->inner == NULL)
+			goto oom;
+		c->first_index = f->first_index;
+	}
+	return c;
+oom:
+	failure_free(c);
+	return NULL;
+}
+
+struct failure *failure_first_error_new(size_t index, struct failure *inner)
+{
+	char *s = failure_to_string(inner);
+	struct failure *f = NULL;
+
+	/* FirstError.__str__: "FirstError[#%d, %s]" % (index, subFailure). */
+	if (s != NULL)
+		f = failure_new(FAILURE_FIRST_ERROR, "FirstError[#%zu, %s]",
+		                index, s);
+	free(s);
+	if (f == NULL) {
+		failure_free(inner);
+		return NULL;
+	}
+	f->first_index = index;
+	f->inner = inner;
+	return f;
+}
+
+size_t failure_first_error_index(const struct failure *f)
+{
+	return f != NULL ? f->first_index : SIZE_MAX;
+}
+
+const struct failure *failure_first_error_inner(const struct failure *f)
+{
+	return f != NULL ? f->inner : NULL;
 }
 
 int failure_add_frame(struct failure *f, const char *file, int line,
@@ -162,5 +224,6 @@ void failure_free(struct failure *f)
 		free(f->frames[i].func);
 	}
 	free(f->frames);
+	failure_free(f->inner);
 	free(f);
 }

@@ -32,6 +32,37 @@
  *   reported through the unhandled-error hook ("Unhandled error in
  *   Deferred"), then freed.
  *
+ * Where this differs from Twisted: only references keep a Deferred alive.
+ * In Twisted whatever will fire a Deferred, or a Deferred it waits on,
+ * keeps it (and its callbacks) alive through the garbage collector.  Here a
+ * Deferred whose last reference is dropped is freed at once with every
+ * pair it still holds: those callbacks never run (their arg_free does), and
+ * if it was waiting on another Deferred it stops waiting.  The waiting side
+ * owns the waited-on side, never the reverse, so whoever wants the result
+ * of a chain keeps a reference to its outer end:
+ *
+ *     struct deferred *outer = deferred_new(NULL, NULL);
+ *
+ *     deferred_add_callback(outer, start_lookup, ctx, NULL); // returns `inner`
+ *     deferred_add_callback(outer, write_answer, req, NULL);
+ *     deferred_callback(outer, deferred_val_none()); // outer waits on inner
+ *     deferred_unref(outer);  // WRONG: frees outer now; write_answer never
+ *                             // runs, even when inner fires later
+ *
+ * Keep `outer` referenced instead (for instance in `req`) and drop it once
+ * write_answer ran, or from inside write_answer, which is safe: the free
+ * waits for the end of the run.  The same holds for a gather: dropping the
+ * last reference to an unfired gather frees it and its list, detaches it
+ * from its members (which go on as if it had never been made, apart from
+ * consumeErrors), and its callbacks never run.
+ *
+ * Cycles: a callback that returns a Deferred which already waits, directly
+ * or down its chain, on the Deferred the callback is attached to (so that
+ * each would wait on the other forever) does not chain: that Deferred goes
+ * on with a "RuntimeError" failure instead, as for a callback returning its
+ * own Deferred.  The check walks the returned Deferred's chain only when
+ * something already waits on the callback's Deferred.
+ *
  * Errors: functions returning int give 0 or a negative errno (-ENOMEM,
  * -EALREADY).  When they fail, nothing changed and the caller still owns
  * whatever it passed in (arg, value, failure).
@@ -113,7 +144,8 @@ int deferred_errback(struct deferred *d, struct failure *f);
 
 /* Cancels: if unfired, runs the canceller; if still unfired, errbacks with
  * FAILURE_CANCELLED.  If waiting on a chained Deferred, cancels that one.
- * Does nothing when already fired.  Never fails; may be called repeatedly. */
+ * Does nothing when already fired.  Never fails; may be called repeatedly.
+ * A gather cancels its members instead (see deferred_gather). */
 void deferred_cancel(struct deferred *d);
 
 void deferred_pause(struct deferred *d);
@@ -144,6 +176,20 @@ struct deferred *deferred_maybe(struct deferred_val (*fn)(void *arg),
 int deferred_add_timeout(struct deferred *d, struct event_base *base,
                          const struct timeval *tv);
 
+/*
+ * Reference-counted memory for values that two holders keep at once, such
+ * as a gather's list and the member's own chain (see below).  `size`
+ * zeroed bytes, aligned for any type; `dtor` (may be NULL) runs on them
+ * before they are freed, when the last reference goes.  NULL when out of
+ * memory.  References may be dropped from any thread.
+ */
+void *deferred_shared_new(size_t size, void (*dtor)(void *));
+void deferred_shared_ref(void *p);
+void deferred_shared_unref(void *p);
+/* A DEFERRED_VAL_PTR that owns the caller's reference to p (its `free` is
+ * deferred_shared_unref). */
+struct deferred_val deferred_val_shared(void *p);
+
 /* DeferredList / gatherResults. */
 enum {
 	DEFERRED_GATHER_FIRE_ON_ONE_CALLBACK = 1 << 0,
@@ -152,11 +198,13 @@ enum {
 };
 struct deferred_gather_entry {
 	bool success;
-	struct deferred_val result; /* owned by the list result */
+	struct deferred_val result; /* owned by the list */
 };
 /* Result value of a gather (DEFERRED_VAL_PTR, freed by deferred_val_free):
  * n entries in input order.  With FIRE_ON_ONE_CALLBACK the result is
- * instead a deferred_gather_first (index + value). */
+ * instead a deferred_gather_first (index + value), or, when no member
+ * succeeded, a deferred_gather_first with index n whose value is the
+ * list. */
 struct deferred_gather_result {
 	size_t n;
 	struct deferred_gather_entry entries[];
@@ -165,10 +213,44 @@ struct deferred_gather_first {
 	size_t index;
 	struct deferred_val result;
 };
-/* Takes one reference to each of ds[0..n-1] (the caller's).  Cancelling the
- * gather cancels every member.  With FIRE_ON_ONE_ERRBACK the failure is a
- * FAILURE_FIRST_ERROR whose message names the index and the inner failure.
- * NULL when out of memory (the references are then dropped). */
+/*
+ * Twisted's DeferredList(ds, fireOnOneCallback, fireOnOneErrback,
+ * consumeErrors).  Takes one reference to each of ds[0..n-1] (the
+ * caller's), and holds it until the gather fires or is freed.  A member may
+ * be listed more than once.  Members report in index order, those already
+ * fired at once.  With no members the gather fires at once with an empty
+ * list, except with FIRE_ON_ONE_CALLBACK, where (as in Twisted) it never
+ * fires.  With FIRE_ON_ONE_ERRBACK the failure is a FAILURE_FIRST_ERROR
+ * whose failure_first_error_index and failure_first_error_inner give the
+ * member's index and (a copy of) its failure.
+ *
+ * Results and ownership.  In Twisted the list and the member's chain share
+ * each result.  Here the list owns its own entry and the member's chain
+ * goes on with its own value, so either side may free its value whatever
+ * the other does:
+ * - None and borrowed pointers (free == NULL) are shared as they are;
+ * - a failure goes on down the member's chain, and the list (or the
+ *   FirstError) gets a copy (failure_copy; a MemoryError if that fails);
+ * - a deferred_val_shared value goes on down the member's chain, and the
+ *   list takes a reference of its own;
+ * - any other owned pointer (such as deferred_val_str) cannot be shared:
+ *   it moves into the list, and the member's chain goes on with None.
+ *   Make such values with deferred_val_shared when the member's later
+ *   callbacks need them too.
+ * With CONSUME_ERRORS a failure goes on down the member's chain as None.
+ * The gather only reads results while it is unfired; once fired, members
+ * that report later pass their result on (the list its callbacks got is
+ * theirs, and does not change).
+ *
+ * Cancel (DeferredList.cancel): cancelling an unfired gather cancels every
+ * member and does not fire the gather itself: it fires from the members'
+ * results, when they come (a member that is paused, or waits on a paused
+ * Deferred, reports when it resumes).  Once the gather has fired, cancel
+ * does nothing, even while it waits on a Deferred one of its callbacks
+ * returned.
+ *
+ * NULL when out of memory (the references are then dropped).
+ */
 struct deferred *deferred_gather(struct deferred **ds, size_t n,
                                  unsigned flags);
 

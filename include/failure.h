@@ -17,6 +17,7 @@
 #define FCGI_APP_FAILURE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 /* Type names the library itself produces (Twisted's class paths). */
 #define FAILURE_CANCELLED "twisted.internet.defer.CancelledError"
@@ -44,7 +45,26 @@ bool failure_check(const struct failure *f, const char *type);
  * NULL when out of memory. */
 char *failure_to_string(const struct failure *f);
 
-/* Accepts NULL. */
+/* A deep copy (frames and, for a FirstError, its inner failure), or NULL
+ * when out of memory or when f is NULL (a copy of a MemoryError is one). */
+struct failure *failure_copy(const struct failure *f);
+
+/* Twisted's FirstError(inner, index): a FAILURE_FIRST_ERROR whose message
+ * is FirstError.__str__, "FirstError[#<index>, <str(inner)>]", and which
+ * keeps `index` and `inner` as fields.  Takes ownership of `inner` (NULL
+ * stands for a MemoryError, as everywhere); returns NULL, having freed
+ * `inner`, when out of memory. */
+struct failure *failure_first_error_new(size_t index, struct failure *inner);
+
+/* A FirstError's fields (FirstError.index and .subFailure).  The index is
+ * SIZE_MAX when f was not made by failure_first_error_new (including a
+ * failure_new with the FirstError type name, or NULL).  The inner failure
+ * is borrowed from f; it is NULL when f is not such a FirstError or when
+ * the inner failure is a MemoryError. */
+size_t failure_first_error_index(const struct failure *f);
+const struct failure *failure_first_error_inner(const struct failure *f);
+
+/* Accepts NULL.  Frees a FirstError's inner failure with it. */
 void failure_free(struct failure *f);
 
 #endif
