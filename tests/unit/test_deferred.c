@@ -1676,6 +1676,467 @@ static void gather_with_the_same_member_twice_lists_it_twice(void **state)
 	deferred_unref(g);
 }
 
+/* ---- issue 17: gather ownership, cancel, order, FirstError ---- */
+
+static char *heap_str(const char *s)
+{
+	char *p = strdup(s);
+
+	assert_non_null(p);
+	return p;
+}
+
+static char *shared_str(const char *s)
+{
+	size_t n = strlen(s) + 1;
+	char *p = deferred_shared_new(n, NULL);
+
+	assert_non_null(p);
+	memcpy(p, s, n);
+	return p;
+}
+
+/* Notes a string result by reading it, so that a dangling pointer is a
+ * read of freed memory (ASan, valgrind), not just a wrong number. */
+static struct deferred_val cb_note_str(struct deferred_val v, void *tag)
+{
+	if (v.kind == DEFERRED_VAL_PTR)
+		note("%s=%s", (const char *)tag, (const char *)v.ptr);
+	else
+		cb_note(v, tag);
+	return v;
+}
+
+/* Drops the value it gets, so the list's copy must stand on its own. */
+static struct deferred_val cb_drop(struct deferred_val v, void *arg)
+{
+	(void)arg;
+	deferred_val_free(v);
+	return deferred_val_none();
+}
+
+static const char *entry_str(const struct deferred_gather_result *r,
+                             size_t i)
+{
+	assert_int_equal(r->entries[i].result.kind, DEFERRED_VAL_PTR);
+	return r->entries[i].result.ptr;
+}
+
+/* The issue's case: member 0's heap string, member 1's failure fires the
+ * gather, which frees its list; a callback added to member 0 afterwards
+ * must not see the freed string. */
+static void gather_first_error_then_member_callback_reads_no_freed_value(
+    void **state)
+{
+	struct deferred *ds[2];
+	struct deferred *g;
+
+	(void)state;
+	new_members(ds, 2);
+	g = deferred_gather(ds, 2, DEFERRED_GATHER_FIRE_ON_ONE_ERRBACK |
+	                               DEFERRED_GATHER_CONSUME_ERRORS);
+	deferred_add_errback(g, cb_recover, (void *)0, NULL);
+	deferred_callback(ds[0], deferred_val_str(heap_str("hello")));
+	deferred_errback(ds[1], value_error("bad"));
+	deferred_unref(g);
+	/* A uniquely owned value moved into the (now freed) list. */
+	deferred_add_callback(ds[0], cb_note_str, S("m0"), NULL);
+	assert_string_equal(trace, "m0=None;");
+	drop_members(ds, 2);
+	assert_int_equal(unhandled_calls, 0);
+}
+
+static void gather_shared_value_outlives_the_list_on_the_member(
+    void **state)
+{
+	struct deferred *ds[2];
+	struct deferred *g;
+
+	(void)state;
+	new_members(ds, 2);
+	g = deferred_gather(ds, 2, DEFERRED_GATHER_FIRE_ON_ONE_ERRBACK |
+	                               DEFERRED_GATHER_CONSUME_ERRORS);
+	deferred_add_errback(g, cb_recover, (void *)0, NULL);
+	deferred_callback(ds[0], deferred_val_shared(shared_str("hello")));
+	deferred_errback(ds[1], value_error("bad"));
+	deferred_unref(g);
+	deferred_add_callback(ds[0], cb_note_str, S("m0"), NULL);
+	assert_string_equal(trace, "m0=hello;");
+	drop_members(ds, 2);
+}
+
+/* The list's consumer frees it, then the members read their values; and
+ * a member that drops its value first leaves the list's entry intact. */
+static void gather_list_and_members_free_their_values_in_any_order(
+    void **state)
+{
+	struct deferred *ds[2];
+	struct deferred *g;
+	const struct deferred_gather_result *r;
+
+	(void)state;
+	new_members(ds, 2);
+	g = deferred_gather(ds, 2, 0);
+	deferred_callback(ds[0], deferred_val_shared(shared_str("a")));
+	deferred_callback(ds[1], deferred_val_shared(shared_str("b")));
+	r = list_of(g);
+	assert_true(r->entries[0].success);
+	deferred_add_callback(ds[1], cb_drop, NULL, NULL);
+	assert_string_equal(entry_str(r, 0), "a");
+	assert_string_equal(entry_str(r, 1), "b");
+	deferred_unref(g);
+	deferred_add_callback(ds[0], cb_note_str, S("m0"), NULL);
+	deferred_add_callback(ds[1], cb_note_str, S("m1"), NULL);
+	assert_string_equal(trace, "m0=a;m1=None;");
+	drop_members(ds, 2);
+}
+
+static void gather_moves_unique_values_into_the_list(void **state)
+{
+	struct deferred *ds[2];
+	struct deferred *g;
+	const struct deferred_gather_result *r;
+
+	(void)state;
+	new_members(ds, 2);
+	g = deferred_gather(ds, 2, 0);
+	deferred_callback(ds[0], deferred_val_str(heap_str("a")));
+	deferred_callback(ds[1], deferred_val_static("b"));
+	r = list_of(g);
+	assert_string_equal(entry_str(r, 0), "a");
+	assert_string_equal(entry_str(r, 1), "b");
+	deferred_unref(g);
+	/* A borrowed pointer is shared as it is. */
+	deferred_add_callback(ds[0], cb_note_str, S("m0"), NULL);
+	deferred_add_callback(ds[1], cb_note_str, S("m1"), NULL);
+	assert_string_equal(trace, "m0=None;m1=b;");
+	drop_members(ds, 2);
+}
+
+static void gather_first_success_shares_a_shared_value(void **state)
+{
+	struct deferred *ds[2];
+	struct deferred *g;
+	const struct deferred_gather_first *first;
+
+	(void)state;
+	new_members(ds, 2);
+	g = deferred_gather(ds, 2, DEFERRED_GATHER_FIRE_ON_ONE_CALLBACK);
+	deferred_callback(ds[1], deferred_val_shared(shared_str("x")));
+	first = deferred_peek_result(g).ptr;
+	assert_int_equal(first->index, 1);
+	assert_string_equal((const char *)first->result.ptr, "x");
+	deferred_unref(g);
+	deferred_add_callback(ds[1], cb_note_str, S("m1"), NULL);
+	assert_string_equal(trace, "m1=x;");
+	drop_members(ds, 2);
+}
+
+/* Without consumeErrors the member's own failure goes on unchanged
+ * (frames and all); the FirstError holds a copy with the index. */
+static void first_error_carries_index_and_inner_failure(void **state)
+{
+	struct deferred *ds[3];
+	struct deferred *g;
+	struct failure *f = value_error("boom");
+	struct deferred_val v;
+	const struct failure *inner;
+	char *want, *got;
+
+	(void)state;
+	assert_int_equal(failure_add_frame(f, "x.c", 3, "fn"), 0);
+	want = failure_to_string(f);
+	new_members(ds, 3);
+	g = deferred_gather(ds, 3, DEFERRED_GATHER_FIRE_ON_ONE_ERRBACK);
+	deferred_callback(ds[0], INT(1));
+	deferred_errback(ds[2], f);
+	v = deferred_peek_result(g);
+	assert_int_equal(v.kind, DEFERRED_VAL_FAILURE);
+	assert_true(failure_check(v.failure, FAILURE_FIRST_ERROR));
+	assert_int_equal(failure_first_error_index(v.failure), 2);
+	inner = failure_first_error_inner(v.failure);
+	assert_non_null(inner);
+	assert_ptr_not_equal(inner, f);
+	got = failure_to_string(inner);
+	assert_string_equal(got, want);
+	free(got);
+	deferred_add_errback(ds[2], cb_note, S("m2"), NULL);
+	deferred_add_errback(ds[2], cb_recover, (void *)0, NULL);
+	assert_string_equal(trace, "m2=ValueError;");
+	deferred_add_errback(g, cb_recover, (void *)0, NULL);
+	deferred_unref(g);
+	drop_members(ds, 3);
+	free(want);
+	assert_int_equal(unhandled_calls, 0);
+}
+
+/* A member that cannot answer the cancel at once (paused) reports later,
+ * and its result, not a bare CancelledError, fires the gather. */
+static void cancelled_gather_fires_from_a_paused_members_later_result(
+    void **state)
+{
+	struct deferred *ds[2];
+	struct deferred *g;
+	const struct deferred_gather_result *r;
+
+	(void)state;
+	new_members(ds, 2);
+	g = deferred_gather(ds, 2, DEFERRED_GATHER_CONSUME_ERRORS);
+	deferred_pause(ds[1]);
+	deferred_cancel(g);
+	assert_string_equal(trace, "cancel:m;cancel:m;");
+	assert_false(deferred_is_called(g));
+	deferred_unpause(ds[1]);
+	r = list_of(g);
+	assert_true(failure_check(r->entries[0].result.failure,
+	                          FAILURE_CANCELLED));
+	assert_true(failure_check(r->entries[1].result.failure,
+	                          FAILURE_CANCELLED));
+	drop_members(ds, 2);
+	deferred_unref(g);
+	assert_int_equal(unhandled_calls, 0);
+}
+
+static void cancelled_gather_keeps_a_member_result_held_by_a_pause(
+    void **state)
+{
+	struct deferred *ds[2];
+	struct deferred *g;
+	const struct deferred_gather_result *r;
+
+	(void)state;
+	new_members(ds, 2);
+	g = deferred_gather(ds, 2, DEFERRED_GATHER_CONSUME_ERRORS);
+	deferred_pause(ds[1]);
+	deferred_callback(ds[1], INT(8));
+	deferred_cancel(g);
+	assert_false(deferred_is_called(g));
+	deferred_unpause(ds[1]);
+	r = list_of(g);
+	assert_false(r->entries[0].success);
+	assert_true(r->entries[1].success);
+	assert_int_equal(as_int(r->entries[1].result), 8);
+	drop_members(ds, 2);
+	deferred_unref(g);
+}
+
+static void cancelled_gather_waits_for_a_member_waiting_on_a_paused_one(
+    void **state)
+{
+	struct deferred *ds[2];
+	struct deferred *inner = deferred_new(canceller_note, S("inner"));
+	struct deferred *g;
+	const struct deferred_gather_result *r;
+
+	(void)state;
+	new_members(ds, 2);
+	deferred_pause(inner);
+	deferred_callback(inner, INT(6));
+	/* Added before the gather's pair: member 1 waits on the paused inner
+	 * before the gather hears from it. */
+	deferred_add_callback(ds[1], cb_return_deferred, inner, NULL);
+	g = deferred_gather(ds, 2, DEFERRED_GATHER_CONSUME_ERRORS);
+	deferred_callback(ds[1], INT(0));
+	deferred_cancel(g);
+	/* The cancel reaches inner, which has fired, so nothing happens. */
+	assert_string_equal(trace, "cancel:m;");
+	assert_false(deferred_is_called(g));
+	deferred_unpause(inner);
+	r = list_of(g);
+	assert_false(r->entries[0].success);
+	assert_int_equal(as_int(r->entries[1].result), 6);
+	deferred_unref(inner);
+	drop_members(ds, 2);
+	deferred_unref(g);
+	assert_int_equal(unhandled_calls, 0);
+}
+
+/* DeferredList.cancel does nothing once the list was called, even while
+ * it waits on a Deferred its callback returned. */
+static void cancel_after_a_gather_fired_does_not_reach_its_chain(
+    void **state)
+{
+	struct deferred *ds[1];
+	struct deferred *inner = deferred_new(canceller_note, S("inner"));
+	struct deferred *g;
+
+	(void)state;
+	new_members(ds, 1);
+	g = deferred_gather(ds, 1, 0);
+	deferred_add_callback(g, cb_return_deferred, inner, NULL);
+	deferred_add_callback(g, cb_note, S("g"), NULL);
+	deferred_callback(ds[0], INT(1));
+	deferred_cancel(g);
+	assert_string_equal(trace, "");
+	assert_false(deferred_is_called(inner));
+	deferred_callback(inner, INT(2));
+	assert_string_equal(trace, "g=2;");
+	deferred_unref(g);
+	deferred_unref(inner);
+	drop_members(ds, 1);
+}
+
+/* DeferredList([], fireOnOneCallback=True): testEmptyDeferredList. */
+static void empty_gather_firing_on_one_callback_never_fires(void **state)
+{
+	struct deferred *g = deferred_gather(NULL, 0,
+	                                     DEFERRED_GATHER_FIRE_ON_ONE_CALLBACK);
+
+	(void)state;
+	assert_non_null(g);
+	assert_false(deferred_is_called(g));
+	deferred_cancel(g);
+	assert_false(deferred_is_called(g));
+	deferred_unref(g);
+}
+
+/* ds = [m, x, m] with m failed and x succeeded: Twisted attaches and runs
+ * slot 0 (m's failure, consumed into None), then slot 1 (x's success wins),
+ * then slot 2.  Reporting both of m's slots first would make slot 2's None
+ * win. */
+static void member_listed_twice_reports_in_index_order(void **state)
+{
+	struct deferred *m = deferred_fail(value_error("bad"));
+	struct deferred *x = deferred_succeed(INT(2));
+	struct deferred *ds[3] = { m, x, m };
+	struct deferred *g;
+	const struct deferred_gather_first *first;
+
+	(void)state;
+	deferred_ref(m);
+	deferred_ref(m);
+	g = deferred_gather(ds, 3, DEFERRED_GATHER_FIRE_ON_ONE_CALLBACK |
+	                               DEFERRED_GATHER_CONSUME_ERRORS);
+	first = deferred_peek_result(g).ptr;
+	assert_int_equal(first->index, 1);
+	assert_int_equal(as_int(first->result), 2);
+	deferred_add_callback(m, cb_note, S("m"), NULL);
+	assert_string_equal(trace, "m=None;");
+	deferred_unref(m);
+	deferred_unref(g);
+	assert_int_equal(unhandled_calls, 0);
+}
+
+/* Many Deferreds chained onto one (each callback returns the same inner):
+ * the first gets the value, the others None, in order.  Correctness only;
+ * bench/deferred_chain.c measures the time. */
+static struct deferred_val cb_count_none(struct deferred_val v, void *n)
+{
+	if (v.kind == DEFERRED_VAL_NONE)
+		(*(size_t *)n)++;
+	else
+		note("value=%ld", (long)as_int(v));
+	return v;
+}
+
+static void many_deferreds_chained_onto_one_fire_in_order(void **state)
+{
+	struct deferred **ws = calloc(DEEP, sizeof(*ws));
+	struct deferred *inner = deferred_new(NULL, NULL);
+	size_t nones = 0;
+
+	(void)state;
+	assert_non_null(ws);
+	for (size_t i = 0; i < DEEP; i++) {
+		ws[i] = deferred_new(NULL, NULL);
+		deferred_add_callback(ws[i], cb_return_deferred, inner, NULL);
+		deferred_add_callback(ws[i], cb_count_none, &nones, NULL);
+		deferred_callback(ws[i], INT(0));
+	}
+	assert_int_equal(nones, 0);
+	deferred_callback(inner, INT(5));
+	assert_string_equal(trace, "value=5;");
+	assert_int_equal(nones, DEEP - 1);
+	for (size_t i = 0; i < DEEP; i++)
+		deferred_unref(ws[i]);
+	deferred_unref(inner);
+	free(ws);
+}
+
+/* Dropping waiters from the head, the tail and the middle keeps the rest
+ * linked in order. */
+static void dropping_waiters_anywhere_keeps_the_others_in_order(void **state)
+{
+	enum { N = 7 };
+	static const char *const tags[N] = { "w0", "w1", "w2", "w3",
+		                             "w4", "w5", "w6" };
+	struct deferred *ws[N];
+	struct deferred *inner = deferred_new(NULL, NULL);
+
+	(void)state;
+	for (size_t i = 0; i < N; i++) {
+		ws[i] = deferred_new(NULL, NULL);
+		deferred_add_callback(ws[i], cb_return_deferred, inner, NULL);
+		deferred_add_callback(ws[i], cb_note, S(tags[i]), NULL);
+		deferred_callback(ws[i], INT(0));
+	}
+	deferred_unref(ws[0]);
+	deferred_unref(ws[6]);
+	deferred_unref(ws[3]);
+	deferred_unref(ws[5]);
+	/* A waiter added after the drops goes last. */
+	ws[0] = deferred_new(NULL, NULL);
+	deferred_add_callback(ws[0], cb_return_deferred, inner, NULL);
+	deferred_add_callback(ws[0], cb_note, S("late"), NULL);
+	deferred_callback(ws[0], INT(0));
+	deferred_callback(inner, INT(3));
+	assert_string_equal(trace, "w1=3;w2=None;w4=None;late=None;");
+	for (size_t i = 0; i < N; i++)
+		if (i != 3 && i != 5 && i != 6)
+			deferred_unref(ws[i]);
+	deferred_unref(inner);
+}
+
+/* a waits on b; b's callback returns a: a cycle nobody could fire. */
+static void deferred_chaining_onto_one_that_waits_on_it_fails(void **state)
+{
+	struct deferred *a = deferred_new(NULL, NULL);
+	struct deferred *b = deferred_new(NULL, NULL);
+
+	(void)state;
+	deferred_add_callback(a, cb_return_deferred, b, NULL);
+	deferred_add_both(a, cb_note, S("a"), NULL);
+	deferred_add_callback(b, cb_return_deferred, a, NULL);
+	deferred_add_errback(b, cb_note, S("b"), NULL);
+	deferred_add_errback(b, cb_recover, (void *)3, NULL);
+	deferred_callback(a, INT(0));
+	deferred_callback(b, INT(0));
+	assert_string_equal(trace, "b=RuntimeError;a=3;");
+	deferred_unref(a);
+	deferred_unref(b);
+	assert_int_equal(unhandled_calls, 0);
+}
+
+static struct deferred_val cb_note_message(struct deferred_val v, void *tag)
+{
+	note("%s=%s", (const char *)tag, failure_message(v.failure));
+	return v;
+}
+
+/* The same three Deferreds round: a waits on b, b on c, c returns a. */
+static void longer_chain_cycle_fails_with_a_clear_message(void **state)
+{
+	struct deferred *d[3];
+
+	(void)state;
+	for (size_t i = 0; i < 3; i++)
+		d[i] = deferred_new(NULL, NULL);
+	for (size_t i = 0; i < 3; i++)
+		deferred_add_callback(d[i], cb_return_deferred, d[(i + 1) % 3],
+		                      NULL);
+	deferred_add_errback(d[2], cb_note_message, S("c"), NULL);
+	for (size_t i = 0; i < 3; i++)
+		deferred_callback(d[i], INT(0));
+	assert_string_equal(trace, "c=Callback returned a Deferred that waits "
+	                           "on the Deferred it was attached to (a "
+	                           "cycle);");
+	/* The failure travels up to a, which reports it when dropped. */
+	for (size_t i = 0; i < 3; i++)
+		deferred_unref(d[i]);
+	assert_int_equal(unhandled_calls, 1);
+	assert_string_equal(unhandled_type, "RuntimeError");
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 #define TB(name) cmocka_unit_test_setup_teardown(name, setup_base, teardown_base)
 
@@ -1767,6 +2228,22 @@ int main(void)
 		T(cancelling_a_gather_reaches_members_only_it_holds),
 		T(gather_freed_early_leaves_members_usable),
 		T(gather_with_the_same_member_twice_lists_it_twice),
+		T(gather_first_error_then_member_callback_reads_no_freed_value),
+		T(gather_shared_value_outlives_the_list_on_the_member),
+		T(gather_list_and_members_free_their_values_in_any_order),
+		T(gather_moves_unique_values_into_the_list),
+		T(gather_first_success_shares_a_shared_value),
+		T(first_error_carries_index_and_inner_failure),
+		T(cancelled_gather_fires_from_a_paused_members_later_result),
+		T(cancelled_gather_keeps_a_member_result_held_by_a_pause),
+		T(cancelled_gather_waits_for_a_member_waiting_on_a_paused_one),
+		T(cancel_after_a_gather_fired_does_not_reach_its_chain),
+		T(empty_gather_firing_on_one_callback_never_fires),
+		T(member_listed_twice_reports_in_index_order),
+		T(many_deferreds_chained_onto_one_fire_in_order),
+		T(dropping_waiters_anywhere_keeps_the_others_in_order),
+		T(deferred_chaining_onto_one_that_waits_on_it_fails),
+		T(longer_chain_cycle_fails_with_a_clear_message),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

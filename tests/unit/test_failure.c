@@ -120,6 +120,63 @@ static void null_failure_reads_as_memory_error(void **state)
 	failure_free(NULL);
 }
 
+static void first_error_keeps_index_and_inner_failure(void **state)
+{
+	struct failure *inner = failure_new("ValueError", "boom");
+	struct failure *f;
+
+	(void)state;
+	assert_int_equal(failure_add_frame(inner, "a.c", 1, "fa"), 0);
+	f = failure_first_error_new(3, inner);
+	assert_non_null(f);
+	assert_true(failure_check(f, FAILURE_FIRST_ERROR));
+	assert_string_equal(failure_message(f),
+	    "FirstError[#3, [Failure instance: Traceback: <class "
+	    "'ValueError'>: boom\na.c:1:fa\n]]");
+	assert_int_equal(failure_first_error_index(f), 3);
+	assert_ptr_equal(failure_first_error_inner(f), inner);
+	failure_free(f);
+}
+
+static void plain_failure_has_no_first_error_fields(void **state)
+{
+	struct failure *f = failure_new(FAILURE_FIRST_ERROR, "made by hand");
+
+	(void)state;
+	assert_int_equal(failure_first_error_index(f), SIZE_MAX);
+	assert_null(failure_first_error_inner(f));
+	assert_int_equal(failure_first_error_index(NULL), SIZE_MAX);
+	failure_free(f);
+}
+
+static void failure_copy_is_deep(void **state)
+{
+	struct failure *inner = failure_new("KeyError", "k");
+	struct failure *f, *c;
+	char *a, *b;
+
+	(void)state;
+	assert_int_equal(failure_add_frame(inner, "b.c", 2, "fb"), 0);
+	f = failure_first_error_new(0, inner);
+	assert_int_equal(failure_add_frame(f, "c.c", 3, "fc"), 0);
+	c = failure_copy(f);
+	assert_non_null(c);
+	a = failure_to_string(f);
+	b = failure_to_string(c);
+	assert_string_equal(a, b);
+	free(a);
+	free(b);
+	assert_int_equal(failure_first_error_index(c), 0);
+	assert_ptr_not_equal(failure_first_error_inner(c), inner);
+	failure_free(f);
+	a = failure_to_string(failure_first_error_inner(c));
+	assert_string_equal(a, "[Failure instance: Traceback: <class "
+	                       "'KeyError'>: k\nb.c:2:fb\n]");
+	free(a);
+	failure_free(c);
+	assert_null(failure_copy(NULL));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -131,6 +188,9 @@ int main(void)
 		cmocka_unit_test(failure_add_frame_copies_its_strings),
 		cmocka_unit_test(failure_add_frame_on_null_is_einval),
 		cmocka_unit_test(null_failure_reads_as_memory_error),
+		cmocka_unit_test(first_error_keeps_index_and_inner_failure),
+		cmocka_unit_test(plain_failure_has_no_first_error_fields),
+		cmocka_unit_test(failure_copy_is_deep),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
