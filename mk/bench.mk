@@ -7,11 +7,14 @@
 #   make bench-bins     only builds the bench programs
 #   make bench-locust   a 20 s headless Locust smoke run of bench/locustfile.py
 #                       against a private stack (installs python3-locust)
+#   make bench-deferred builds and runs bench/deferred_chain (the Deferred
+#                       library alone: 100,000 Deferreds chained onto one)
 #
 # BENCH_ARGS is passed to bench/run.sh (e.g. BENCH_ARGS=--quick).
 
 BENCH_DIR   := $(BUILD)/bench
-BENCH_BINS  := $(BENCH_DIR)/floor_responder $(BENCH_DIR)/holdclient $(BENCH_DIR)/latprobe
+BENCH_BINS  := $(BENCH_DIR)/floor_responder $(BENCH_DIR)/holdclient $(BENCH_DIR)/latprobe \
+               $(BENCH_DIR)/deferred_chain
 BENCH_CFLAGS ?= -O2 -g
 PKGS_BENCH  := wrk nginx-light curl procps iproute2 python3
 PKGS_LOCUST := python3-locust
@@ -19,6 +22,12 @@ PKGS_LOCUST := python3-locust
 $(BENCH_DIR)/floor_responder: bench/floor_responder.c
 	@mkdir -p $(@D)
 	$(CC) -D_GNU_SOURCE $(WARN) $(BENCH_CFLAGS) -o $@ $< -lfcgi -pthread
+
+# Links the library's sources itself, so it builds without the app's objects.
+DEFERRED_SRC := fcgi_app/deferred.c fcgi_app/failure.c
+$(BENCH_DIR)/deferred_chain: bench/deferred_chain.c $(DEFERRED_SRC) include/deferred.h include/failure.h
+	@mkdir -p $(@D)
+	$(CC) -D_GNU_SOURCE -Iinclude $(WARN) $(BENCH_CFLAGS) -o $@ bench/deferred_chain.c $(DEFERRED_SRC) -levent_core
 
 $(BENCH_DIR)/%: bench/%.c bench/httpresp.h
 	@mkdir -p $(@D)
@@ -32,4 +41,7 @@ bench: deps-build deps-bench $(APP) $(BENCH_BINS)
 bench-locust: deps-build deps-bench deps-locust $(APP)
 	BUILD=$(BUILD) bench/run.sh --locust
 
-.PHONY: bench bench-bins bench-locust
+bench-deferred: $(BENCH_DIR)/deferred_chain
+	$(BENCH_DIR)/deferred_chain $(BENCH_DEFERRED_ARGS)
+
+.PHONY: bench bench-bins bench-locust bench-deferred
