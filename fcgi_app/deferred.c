@@ -77,6 +77,7 @@ enum {
 	F_RUNNING = 1 << 3,  /* inside one of its own callbacks */
 	F_HEAP = 1 << 4,     /* pairs live in p.heap */
 	F_GATHER = 1 << 5,   /* made by deferred_gather */
+	F_MEMBER = 1 << 6,   /* may hold a gather's pair (see waits_on) */
 };
 
 struct pair {
@@ -334,17 +335,51 @@ static void waiter_unlink(struct deferred *inner, struct deferred *w)
 		inner->waiters->u.wait.prev = w->u.wait.prev;
 }
 
-/* Whether `inner`, or a Deferred down its chain, waits on d.  Only
- * possible when something waits on d: the link before d would be one of
- * d's waiters. */
-static bool waits_on(const struct deferred *inner, const struct deferred *d)
+static struct deferred_val gather_member_done(struct deferred_val v,
+                                              void *arg);
+static bool gather_is(const void *slot_arg, const void *gather);
+
+/* Whether d still holds a pair of an unfired gather (the gather still waits
+ * to hear from d).  With `g` NULL, any gather.  Clears F_MEMBER when d
+ * holds none, so a Deferred pays for the scan only while it is a member. */
+static bool holds_gather_pair(struct deferred *d, const struct deferred *g)
 {
-	if (d->waiters == NULL)
+	const struct pair *v = pairs(d) + d->head;
+	bool any = false;
+
+	if (!(d->flags & F_MEMBER))
 		return false;
-	for (; is_waiting(inner); inner = inner->res.deferred)
-		if (inner->res.deferred == d)
+	for (uint32_t i = 0; i < d->count; i++) {
+		if (v[i].cb != gather_member_done)
+			continue;
+		any = true;
+		if (g == NULL || gather_is(v[i].arg, g->u.cancel.arg))
 			return true;
+	}
+	if (!any)
+		d->flags &= (uint8_t)~F_MEMBER;
 	return false;
+}
+
+/* Whether `inner`, or a Deferred down its chain, waits on d: directly (only
+ * possible when something waits on d: the link before d would be one of
+ * d's waiters), or by being an unfired gather that still waits on d. */
+static bool waits_on(const struct deferred *inner, struct deferred *d)
+{
+	bool member = holds_gather_pair(d, NULL);
+
+	if (d->waiters == NULL && !member)
+		return false;
+	for (;;) {
+		if (member && (inner->flags & F_GATHER) &&
+		    !(inner->flags & F_CALLED) && holds_gather_pair(d, inner))
+			return true;
+		if (!is_waiting(inner))
+			return false;
+		inner = inner->res.deferred;
+		if (inner == d)
+			return true;
+	}
 }
 
 /* Whether a Deferred returned from a callback can give its result right
@@ -877,6 +912,7 @@ struct gather {
 	size_t n;
 	size_t remaining;
 	unsigned flags;
+	bool cancelling; /* inside gather_cancel */
 	struct gather_slot slots[];
 };
 
@@ -906,6 +942,13 @@ static void gather_unref(struct gather *g)
 	if (g->first != NULL)
 		gather_first_free(g->first);
 	free(g);
+}
+
+static bool gather_is(const void *slot_arg, const void *gather)
+{
+	const struct gather_slot *s = slot_arg;
+
+	return s->g == gather;
 }
 
 static void gather_slot_done(void *arg)
@@ -939,6 +982,11 @@ static void gather_cancel(struct deferred *d, void *arg)
 	struct gather *g = arg;
 
 	(void)d;
+	/* A member waiting on this gather forwards the cancel back here;
+	 * one pass over the members is all DeferredList.cancel does. */
+	if (g->cancelling)
+		return;
+	g->cancelling = true;
 	g->refs++;
 	for (size_t i = 0; i < g->n; i++)
 		deferred_ref(g->members[i]);
@@ -946,6 +994,7 @@ static void gather_cancel(struct deferred *d, void *arg)
 		deferred_cancel(g->members[i]);
 	for (size_t i = 0; i < g->n; i++)
 		deferred_unref(g->members[i]);
+	g->cancelling = false;
 	gather_unref(g);
 }
 
@@ -1096,11 +1145,14 @@ struct deferred *deferred_gather(struct deferred **ds, size_t n,
 	g->n = n;
 	g->remaining = n;
 	g->flags = flags;
+	g->cancelling = false;
 	for (size_t i = 0; i < n; i++) {
 		g->slots[i] = (struct gather_slot){ g, i };
 		g->members[i] = ds[i];
 	}
 	d->flags |= F_GATHER;
+	for (size_t i = 0; i < n; i++)
+		ds[i]->flags |= F_MEMBER;
 	/* Attach in index order, each member that already fired reporting at
 	 * once, as Twisted's loop of addCallbacks does: a member listed twice
 	 * reports its second slot after the members in between.  That can

@@ -60,8 +60,15 @@
  * or down its chain, on the Deferred the callback is attached to (so that
  * each would wait on the other forever) does not chain: that Deferred goes
  * on with a "RuntimeError" failure instead, as for a callback returning its
- * own Deferred.  The check walks the returned Deferred's chain only when
- * something already waits on the callback's Deferred.
+ * own Deferred.  The same holds when the returned Deferred is, or waits
+ * down its chain on, an unfired gather that still waits to hear from the
+ * callback's Deferred (one of its members).  The check walks the returned
+ * Deferred's chain only when something already waits on the callback's
+ * Deferred or when that one still holds a gather's pair.  It does not
+ * look through a gather's other members: a cycle that goes through
+ * another member (a gather of a Deferred that waits on the gather's own
+ * waiter, say) is not detected, never fires and is never freed; cancelling
+ * the gather cancels each member once.
  *
  * Errors: functions returning int give 0 or a negative errno (-ENOMEM,
  * -EALREADY).  When they fail, nothing changed and the caller still owns

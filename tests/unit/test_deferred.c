@@ -2137,6 +2137,61 @@ static void longer_chain_cycle_fails_with_a_clear_message(void **state)
 	assert_string_equal(unhandled_type, "RuntimeError");
 }
 
+/* Returns a new reference to the Deferred *arg points to (made later). */
+static struct deferred_val cb_return_deferred_at(struct deferred_val v,
+                                                 void *at)
+{
+	return cb_return_deferred(v, *(struct deferred **)at);
+}
+
+/* A member whose callback returns the gather that waits on it. */
+static void member_returning_its_own_gather_fails(void **state)
+{
+	struct deferred *m = deferred_new(NULL, NULL);
+	struct deferred *g = NULL;
+	const struct deferred_gather_result *r;
+
+	(void)state;
+	deferred_add_callback(m, cb_return_deferred_at, &g, NULL);
+	deferred_ref(m);
+	g = deferred_gather(&m, 1, DEFERRED_GATHER_CONSUME_ERRORS);
+	deferred_callback(m, INT(1));
+	r = list_of(g);
+	assert_false(r->entries[0].success);
+	assert_string_equal(failure_type(r->entries[0].result.failure),
+	                    "RuntimeError");
+	deferred_add_callback(m, cb_note, S("m"), NULL);
+	assert_string_equal(trace, "m=None;");
+	deferred_unref(g);
+	deferred_unref(m);
+	assert_int_equal(unhandled_calls, 0);
+}
+
+/* The same through a Deferred that waits on the gather. */
+static void member_returning_a_deferred_waiting_on_its_gather_fails(
+    void **state)
+{
+	struct deferred *m = deferred_new(NULL, NULL);
+	struct deferred *x = deferred_new(NULL, NULL);
+	struct deferred *g = NULL;
+
+	(void)state;
+	deferred_add_callback(m, cb_return_deferred, x, NULL);
+	deferred_ref(m);
+	g = deferred_gather(&m, 1, DEFERRED_GATHER_FIRE_ON_ONE_ERRBACK);
+	deferred_add_errback(g, cb_note, S("g"), NULL);
+	deferred_add_errback(g, cb_recover, (void *)0, NULL);
+	deferred_add_callback(x, cb_return_deferred, g, NULL);
+	deferred_callback(x, INT(0));
+	deferred_callback(m, INT(1));
+	assert_string_equal(trace, "g=" FAILURE_FIRST_ERROR ";");
+	deferred_add_errback(m, cb_recover, (void *)0, NULL);
+	deferred_unref(m);
+	deferred_unref(x);
+	deferred_unref(g);
+	assert_int_equal(unhandled_calls, 0);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 #define TB(name) cmocka_unit_test_setup_teardown(name, setup_base, teardown_base)
 
@@ -2244,6 +2299,8 @@ int main(void)
 		T(dropping_waiters_anywhere_keeps_the_others_in_order),
 		T(deferred_chaining_onto_one_that_waits_on_it_fails),
 		T(longer_chain_cycle_fails_with_a_clear_message),
+		T(member_returning_its_own_gather_fails),
+		T(member_returning_a_deferred_waiting_on_its_gather_fails),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
