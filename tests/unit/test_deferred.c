@@ -2192,6 +2192,32 @@ static void member_returning_a_deferred_waiting_on_its_gather_fails(
 	assert_int_equal(unhandled_calls, 0);
 }
 
+/* A cycle through a gather of a gather is not detected (deferred.h):
+ * g2 waits on g1, g1 on m, m on g2.  Cancelling g2 reaches g2 again
+ * through m and stops there instead of recursing without end. */
+static void cancel_looping_back_into_a_gather_stops(void **state)
+{
+	struct deferred *m = deferred_new(NULL, NULL);
+	struct deferred *g1, *g2 = NULL;
+
+	(void)state;
+	deferred_add_callback(m, cb_return_deferred_at, &g2, NULL);
+	deferred_ref(m);
+	g1 = deferred_gather(&m, 1, 0);
+	deferred_ref(g1);
+	g2 = deferred_gather(&g1, 1, 0);
+	deferred_callback(m, INT(1));
+	deferred_cancel(g2);
+	assert_false(deferred_is_called(g1));
+	assert_false(deferred_is_called(g2));
+	/* Firing g2 by hand breaks the loop and frees everything. */
+	assert_int_equal(deferred_callback(g2, INT(5)), 0);
+	assert_int_equal(as_int(list_of(g1)->entries[0].result), 5);
+	deferred_unref(g1);
+	deferred_unref(g2);
+	deferred_unref(m);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 #define TB(name) cmocka_unit_test_setup_teardown(name, setup_base, teardown_base)
 
@@ -2301,6 +2327,7 @@ int main(void)
 		T(longer_chain_cycle_fails_with_a_clear_message),
 		T(member_returning_its_own_gather_fails),
 		T(member_returning_a_deferred_waiting_on_its_gather_fails),
+		T(cancel_looping_back_into_a_gather_stops),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
