@@ -12,7 +12,8 @@
  * Threads: a Deferred belongs to the thread that made it (the loop, or an
  * acceptor answering a route that completes at once); nothing here locks,
  * and the only state shared by all Deferreds is the unhandled-error hook,
- * set before any thread starts.  Worker threads never touch a Deferred:
+ * set before any thread starts (deferred_shared_* counts references
+ * atomically).  Worker threads never touch a Deferred:
  * they hand results back through the pool module, which fires Deferreds on
  * the loop.
  *
@@ -64,11 +65,12 @@
  * down its chain on, an unfired gather that still waits to hear from the
  * callback's Deferred (one of its members).  The check walks the returned
  * Deferred's chain only when something already waits on the callback's
- * Deferred or when that one still holds a gather's pair.  It does not
- * look through a gather's other members: a cycle that goes through
- * another member (a gather of a Deferred that waits on the gather's own
- * waiter, say) is not detected, never fires and is never freed; cancelling
- * the gather cancels each member once.
+ * Deferred or when that one still holds a gather's pair.  It does not go
+ * from a gather to its other members: a cycle through one (X's callback
+ * returns gather G while a member of G waits on X; or m's callback returns
+ * a gather of a gather of m) is not detected.  Nothing in such a cycle
+ * fires or is freed until something outside fires one of its Deferreds;
+ * cancelling the gather cancels each member once.
  *
  * Errors: functions returning int give 0 or a negative errno (-ENOMEM,
  * -EALREADY).  When they fail, nothing changed and the caller still owns
