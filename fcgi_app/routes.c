@@ -248,6 +248,7 @@ struct routes *routes_new(struct event_base *base, struct pool *pool,
 		.fire_interval_us = o->fire_interval_us,
 		.fire_rate_busy = o->fire_rate_busy,
 		.fire_busy_us = o->fire_busy_us,
+		.clock_us = o->clock_us,
 	};
 	r->fan = fanout_new(base, &fo);
 	r->simple = r->fan ? fanout_event_new(r->fan) : NULL;

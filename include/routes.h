@@ -22,6 +22,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "router.h"
 
@@ -45,6 +46,7 @@ struct routes_opts {
 	                              arrive (see routes_dispatch); 0: none */
 	unsigned fire_busy_us;     /* how long one such request counts */
 	unsigned long max_sleep;   /* named in the 400 for /sleep/<n> */
+	uint64_t (*clock_us)(void); /* the fire's clock; NULL: clock_us() */
 };
 
 /* Borrows base and pool for its lifetime.  NULL when out of memory. */
