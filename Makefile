@@ -20,7 +20,7 @@ CPPFLAGS += -Iinclude -D_GNU_SOURCE -MMD -MP
 WARN     := -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
             -Wmissing-prototypes -Wwrite-strings -Wformat=2 -Wvla
 CFLAGS   ?= -O2 -g
-LDLIBS   := -lfcgi -levent_core -levent_pthreads -pthread
+LDLIBS   := -lfcgi -levent_core -levent_pthreads -lsystemd -pthread
 
 ifdef SANITIZE
 CFLAGS   += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
@@ -39,7 +39,7 @@ EXAMPLES := $(BUILD)/examples/overview
 # Debian packages the build, the tests and `make run` need.  clang's
 # sanitizer runtime (libclang-rt-dev) is only a Recommends of clang, and
 # deps-% installs without recommends.
-PKGS_BUILD := gcc make libc6-dev libfcgi-dev libevent-dev pkg-config
+PKGS_BUILD := gcc make libc6-dev libfcgi-dev libevent-dev libsystemd-dev pkg-config
 PKGS_TEST  := libcmocka-dev nginx-light curl valgrind clang libclang-rt-dev procps python3 iproute2
 PKGS_RUN   := nginx-light curl
 

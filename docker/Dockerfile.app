@@ -5,7 +5,7 @@
 FROM debian:bookworm AS build
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      gcc make libc6-dev libfcgi-dev libevent-dev pkg-config \
+      gcc make libc6-dev libfcgi-dev libevent-dev libsystemd-dev pkg-config \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # .dockerignore keeps build dirs, tests, docs and .git out of the context.
@@ -19,7 +19,7 @@ RUN make -j"$(nproc)" \
 FROM debian:bookworm-slim
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      libfcgi0ldbl libevent-core-2.1-7 libevent-pthreads-2.1-7 \
+      libfcgi0ldbl libevent-core-2.1-7 libevent-pthreads-2.1-7 libsystemd0 \
  && rm -rf /var/lib/apt/lists/*
 # Fixed IDs: the nginx image gives its www-data user the supplementary group
 # 10001 so its workers can use the socket (mode 0660, group 10001) that the

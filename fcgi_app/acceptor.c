@@ -109,6 +109,10 @@ struct acceptor {
 	struct idle_ent *idle;
 	size_t idle_cap, idle_n;
 	int32_t idle_head, idle_tail;
+	/* acceptor_unlisten: no more accepts (read under accept_mu), and no
+	 * more keeps. */
+	atomic_bool unlistened;
+	atomic_uint serving; /* threads between an event and its end */
 };
 
 struct thread_arg {
@@ -488,7 +492,8 @@ static void accept_batch(struct acceptor *a)
 	 * the other acceptor waits for it; one budget per pass bounds both. */
 	uint64_t shed_until = 0;
 	pthread_mutex_lock(&a->accept_mu);
-	while (n < ACCEPT_BATCH && !atomic_load(&a->stopping)) {
+	while (n < ACCEPT_BATCH && !atomic_load(&a->stopping) &&
+	       !atomic_load(&a->unlistened)) {
 		/* Without SOCK_NONBLOCK the new fd is blocking, as libfcgi
 		 * needs; the loop only ever uses MSG_DONTWAIT on it. */
 		int fd = accept4(a->listen_fd, NULL, NULL, SOCK_CLOEXEC);
@@ -576,7 +581,7 @@ static void idle_unlink_locked(struct acceptor *a, int fd)
 
 int acceptor_keep(struct acceptor *a, int fd)
 {
-	if (!a || atomic_load(&a->stopping))
+	if (!a || atomic_load(&a->stopping) || atomic_load(&a->unlistened))
 		return -ESHUTDOWN;
 	if (fd < 0 || (size_t)fd >= a->idle_cap)
 		return -ERANGE;
@@ -672,6 +677,9 @@ static void *acceptor_main(void *arg)
 			sleep_ms(10);
 		if (n <= 0 || atomic_load(&a->stopping))
 			continue;
+		/* Before the event's connection leaves the queue or the idle
+		 * set, so that acceptor_busy never misses it. */
+		atomic_fetch_add(&a->serving, 1);
 		uint64_t one;
 		int fd;
 		if (ev.data.u64 == TAG_LISTEN) {
@@ -695,6 +703,7 @@ static void *acceptor_main(void *arg)
 			else
 				serve(a, self, fd, true);
 		}
+		atomic_fetch_sub(&a->serving, 1);
 	}
 	return NULL;
 }
@@ -919,4 +928,29 @@ void acceptor_stop(struct acceptor *a)
 	free(a->threads);
 	free(a->slots);
 	free(a);
+}
+
+void acceptor_unlisten(struct acceptor *a)
+{
+	if (!a || atomic_exchange(&a->unlistened, true))
+		return;
+	/* Level-triggered and still readable while connections wait in the
+	 * backlog: it must leave the set, or the threads would spin on it. */
+	epoll_ctl(a->ep_fd, EPOLL_CTL_DEL, a->listen_fd, NULL);
+	/* A pass of accepts under way sees the flag at its next accept, or
+	 * has finished once the lock is ours. */
+	pthread_mutex_lock(&a->accept_mu);
+	pthread_mutex_unlock(&a->accept_mu);
+}
+
+size_t acceptor_busy(struct acceptor *a)
+{
+	if (!a)
+		return 0;
+	/* The queue and the idle set first, the threads second: a thread
+	 * counts itself before it takes a connection from either. */
+	pthread_mutex_lock(&a->mu);
+	size_t n = a->q_len + a->idle_n;
+	pthread_mutex_unlock(&a->mu);
+	return n + atomic_load(&a->serving);
 }

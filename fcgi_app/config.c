@@ -87,6 +87,10 @@ static const struct option_spec specs[] = {
 	{"shutdown-grace", "FCGI_APP_SHUTDOWN_GRACE", OPT_UINT,
 	 F(shutdown_grace), 0, 3600,
 	 "seconds to finish replies after SIGTERM (default 10)"},
+	{"handover-ms", "FCGI_APP_HANDOVER_MS", OPT_UINT, F(handover_ms), 0,
+	 60000, "with an inherited socket, ms after SIGTERM that accepted and "
+	 "kept-alive connections are still served, each closed after its "
+	 "reply, before the drain (default 1000)"},
 	{"log-level", "FCGI_APP_LOG_LEVEL", OPT_LEVEL, F(log_level), 0, 0,
 	 "error, warn, info or debug (default info)"},
 	{"health", NULL, OPT_FLAG, F(health), 0, 0,
@@ -117,6 +121,7 @@ void config_defaults(struct config *c)
 		.fire_rate_busy = 5000,
 		.fire_busy_ms = 50,
 		.shutdown_grace = 10,
+		.handover_ms = 1000,
 		.log_level = LOG_LEVEL_INFO,
 	};
 }

@@ -5,11 +5,13 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <netdb.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 static int fill_unix(struct sockaddr_un *sa, const char *path, char *err,
@@ -159,6 +161,84 @@ int listener_tcp(const char *hostport, int backlog, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot listen on %s: %s", hostport,
 		         strerror(saved));
 	return fd;
+}
+
+/* A listening stream socket?  (SO_ACCEPTCONN: listen() was called.) */
+static bool is_listening_stream(int fd)
+{
+	int v = 0, type = 0;
+	socklen_t len = sizeof v, tlen = sizeof type;
+	return getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &v, &len) == 0 && v &&
+	       getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) == 0 &&
+	       type == SOCK_STREAM;
+}
+
+/* The acceptors poll it; its open file description is shared with the
+ * process that passed it, which only polls or holds it, so O_NONBLOCK
+ * there is harmless. */
+static int prepare(int fd, char *err, size_t errlen)
+{
+	int fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 ||
+	    fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
+		snprintf(err, errlen, "cannot set up inherited fd %d: %s", fd,
+		         strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int listener_inherited(int *fd, const char **how, char *err, size_t errlen)
+{
+	*fd = -1;
+	*how = NULL;
+	int n = sd_listen_fds(1);
+	if (n < 0) {
+		snprintf(err, errlen, "LISTEN_FDS: %s", strerror(-n));
+		return -1;
+	}
+	if (n > 1) {
+		snprintf(err, errlen,
+		         "systemd passed %d sockets; the app takes exactly one "
+		         "(one ListenStream= in the .socket unit)", n);
+		return -1;
+	}
+	if (n == 1) {
+		if (!is_listening_stream(SD_LISTEN_FDS_START)) {
+			snprintf(err, errlen, "the fd systemd passed (%d) is not a "
+			         "listening stream socket (Accept=yes?)",
+			         SD_LISTEN_FDS_START);
+			return -1;
+		}
+		if (prepare(SD_LISTEN_FDS_START, err, errlen) < 0)
+			return -1;
+		*fd = SD_LISTEN_FDS_START;
+		*how = "systemd";
+		return 1;
+	}
+	if (!is_listening_stream(0))
+		return 0;
+	/* Off fd 0, so that stdin is not the socket and no later open()
+	 * gets number 0 once the socket is closed. */
+	int moved = fcntl(0, F_DUPFD_CLOEXEC, 3);
+	int null = moved >= 0 ? open("/dev/null", O_RDONLY | O_CLOEXEC) : -1;
+	if (null < 0 || dup2(null, 0) < 0) {
+		snprintf(err, errlen, "cannot move the socket off fd 0: %s",
+		         strerror(errno));
+		if (moved >= 0)
+			close(moved);
+		if (null >= 0)
+			close(null);
+		return -1;
+	}
+	close(null);
+	if (prepare(moved, err, errlen) < 0) {
+		close(moved);
+		return -1;
+	}
+	*fd = moved;
+	*how = "stdin";
+	return 1;
 }
 
 int listener_connect(const char *path, const char *hostport, char *err,

@@ -23,6 +23,7 @@
 #include "config.h"
 #include "listener.h"
 #include "log.h"
+#include "notify.h"
 #include "pool.h"
 #include "routes.h"
 #include "server.h"
@@ -103,12 +104,16 @@ static int fit_fd_limit(struct config *cfg)
 struct app {
 	const struct config *cfg;
 	struct server *server;
+	struct notify *notify;
 	int listen_fd;
+	bool inherited; /* from systemd or fd 0: the socket outlives the app */
 };
 
 /* Closes the listening socket and removes its path, so that nginx is
  * refused at once instead of queueing in a backlog nobody reads.  Only
- * after the acceptors stopped polling it. */
+ * after the acceptors stopped polling it.  An inherited socket is only
+ * closed here: whoever passed it still holds it, nginx's new connections
+ * wait in its backlog, and the next instance takes them. */
 static void close_listener(struct app *app)
 {
 	if (app->listen_fd < 0)
@@ -116,10 +121,15 @@ static void close_listener(struct app *app)
 	/* Unlink while still listening: a new instance that starts now sees
 	 * a live socket and refuses, instead of binding a path we would then
 	 * remove. */
-	if (!app->cfg->listen_addr)
+	if (!app->inherited && !app->cfg->listen_addr)
 		unlink(app->cfg->socket_path);
 	close(app->listen_fd);
 	app->listen_fd = -1;
+}
+
+static size_t pending_count(void *server)
+{
+	return server_pending(server);
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
@@ -127,7 +137,12 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	struct app *app = arg;
 	(void)what;
 	log_info("msg=\"signal received\" signal=%d", (int)sig);
-	server_drain(app->server); /* a second signal: leave the loop now */
+	notify_stopping(app->notify);
+	/* A second signal: leave the loop now. */
+	if (app->inherited)
+		server_handover(app->server); /* stops polling the socket */
+	else
+		server_drain(app->server);
 	close_listener(app);
 }
 
@@ -229,11 +244,17 @@ int main(int argc, char **argv)
 	}
 
 	char err[256];
-	int listen_fd;
-	if (cfg.listen_addr)
+	int listen_fd = -1;
+	const char *inherited_from = NULL;
+	int got = listener_inherited(&listen_fd, &inherited_from, err, sizeof err);
+	if (got < 0) {
+		log_error("msg=\"cannot use the inherited socket\" err=\"%s\"", err);
+		goto out;
+	}
+	if (got == 0 && cfg.listen_addr)
 		listen_fd = listener_tcp(cfg.listen_addr, (int)cfg.backlog, err,
 		                         sizeof err);
-	else
+	else if (got == 0)
 		listen_fd = listener_unix(cfg.socket_path, cfg.socket_mode,
 		                          cfg.socket_group, (int)cfg.backlog, err,
 		                          sizeof err);
@@ -242,6 +263,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	app.listen_fd = listen_fd;
+	app.inherited = got > 0;
 
 	pool = pool_new(base, cfg.workers, cfg.queue);
 	struct routes_opts ropts = {
@@ -259,6 +281,11 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	app.server = server;
+	app.notify = notify_new(base, pending_count, server);
+	if (!app.notify) {
+		log_error("msg=\"cannot start\" err=\"out of memory\"");
+		goto out;
+	}
 	sigterm = evsignal_new(base, SIGTERM, on_signal, &app);
 	sigint = evsignal_new(base, SIGINT, on_signal, &app);
 	if (!sigterm || !sigint || evsignal_add(sigterm, NULL) < 0 ||
@@ -277,12 +304,19 @@ int main(int argc, char **argv)
 		         "keepalive_timeout (60 s), or nginx may reuse a connection "
 		         "the app is closing (a 502)\" idle_timeout=%u",
 		         cfg.idle_timeout);
-	log_info("msg=listening %s=%s workers=%u queue=%u acceptors=%u "
+	char where[64];
+	if (app.inherited)
+		snprintf(where, sizeof where, "inherited=%s fd=%d", inherited_from,
+		         listen_fd);
+	log_info("msg=listening %s%s%s workers=%u queue=%u acceptors=%u "
 	         "max_pending=%u pending_timeout=%u max_sleep=%lu",
-	         cfg.listen_addr ? "tcp" : "socket",
-	         cfg.listen_addr ? cfg.listen_addr : cfg.socket_path, cfg.workers,
-	         cfg.queue, cfg.acceptors, cfg.max_pending, cfg.pending_timeout,
-	         cfg.max_sleep);
+	         app.inherited ? where : cfg.listen_addr ? "tcp" : "socket",
+	         app.inherited ? "" : "=",
+	         app.inherited ? "" : cfg.listen_addr ? cfg.listen_addr
+	                                               : cfg.socket_path,
+	         cfg.workers, cfg.queue, cfg.acceptors, cfg.max_pending,
+	         cfg.pending_timeout, cfg.max_sleep);
+	notify_ready(app.notify);
 
 	if (event_base_dispatch(base) < 0)
 		log_error("msg=\"event loop failed\"");
@@ -304,6 +338,7 @@ out:
 		event_free(sigterm);
 	if (sigint)
 		event_free(sigint);
+	notify_free(app.notify);
 	if (base && !stuck)
 		event_base_free(base);
 	return status;

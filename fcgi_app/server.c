@@ -63,6 +63,8 @@ struct server {
 	size_t live; /* requests the loop owns */
 	atomic_bool draining; /* written by the loop, read by acceptors too */
 	struct server_stats stats;
+	struct event *handover_ev; /* server_handover's check; NULL before */
+	uint64_t handover_until_ms;
 };
 
 #define PENDING(s) (&(s)->lists[LIST_PENDING])
@@ -662,8 +664,46 @@ static void on_grace(evutil_socket_t fd, short what, void *arg)
 	event_base_loopexit(s->base, NULL);
 }
 
+/* The handover ends when the acceptors hold no connection any more: every
+ * kept one was closed after a reply (or by nginx), nothing accepted waits.
+ * Only then does the drain's acceptor_stop cut nothing mid-request. */
+static void on_handover(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *s = arg;
+	(void)fd;
+	(void)what;
+	size_t busy = acceptor_busy(s->acceptor);
+	if (busy > 0 && clock_ms() < s->handover_until_ms)
+		return;
+	if (busy > 0)
+		log_warn("msg=\"handover time over\" connections=%zu", busy);
+	server_drain(s);
+}
+
+void server_handover(struct server *s)
+{
+	if (s->draining || s->handover_ev) {
+		server_drain(s);
+		return;
+	}
+	s->handover_until_ms = clock_ms() + s->cfg->handover_ms;
+	s->handover_ev = event_new(s->base, -1, EV_PERSIST, on_handover, s);
+	acceptor_unlisten(s->acceptor);
+	log_info("msg=\"handing over\" connections=%zu pending=%zu "
+	         "handover_ms=%u", acceptor_busy(s->acceptor), PENDING(s)->n,
+	         s->cfg->handover_ms);
+	struct timeval tick = {0, 10000};
+	if (!s->handover_ev || event_add(s->handover_ev, &tick) < 0) {
+		server_drain(s);
+		return;
+	}
+	on_handover(-1, 0, s);
+}
+
 void server_drain(struct server *s)
 {
+	if (s->handover_ev)
+		event_del(s->handover_ev);
 	if (s->draining) {
 		log_warn("msg=\"second stop signal, exiting now\" unfinished=%zu",
 		         s->live);
@@ -728,6 +768,8 @@ void server_free(struct server *s)
 		event_free(s->timeout_ev);
 	if (s->grace_ev)
 		event_free(s->grace_ev);
+	if (s->handover_ev)
+		event_free(s->handover_ev);
 	pthread_mutex_destroy(&s->inbox_mu);
 	free(s);
 }

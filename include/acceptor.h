@@ -56,6 +56,18 @@ int acceptor_keep(struct acceptor *a, int fd);
  * on NULL is -ESHUTDOWN.) */
 size_t acceptor_idle(struct acceptor *a);
 
+/* Stops taking connections from the listening socket, which stays open
+ * and listening: what arrives from now on waits in its backlog (for the
+ * next instance, when the socket is shared).  Connections already accepted
+ * are still read and answered, and acceptor_keep refuses from now on, so
+ * each kept connection is closed after its next reply.  When it returns,
+ * no thread touches the listening fd any more.  NULL is fine. */
+void acceptor_unlisten(struct acceptor *a);
+
+/* Connections not answered yet: accepted and queued, being read, or kept
+ * and idle (a connection the loop owns is not counted).  0 for NULL. */
+size_t acceptor_busy(struct acceptor *a);
+
 /* Stops accepting, joins the threads (a thread busy with a stalled peer
  * takes up to read_timeout_ms), closes queued and idle connections, frees.
  * NULL is fine. */

@@ -41,6 +41,9 @@ struct config {
 	                              requests arrive; 0: no such priority */
 	unsigned fire_busy_ms;     /* how long one such request counts */
 	unsigned shutdown_grace;   /* seconds to finish replies on SIGTERM */
+	unsigned handover_ms;      /* inherited socket: ms of serving kept
+	                              connections after SIGTERM, before the
+	                              drain */
 	int log_level;             /* enum log_level */
 	bool health;               /* --health: probe a running app, exit */
 	uint64_t given;            /* bit i: option i was set by a flag or

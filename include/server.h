@@ -46,6 +46,14 @@ void server_deliver(void *server, struct request *r);
  * seconds). */
 void server_drain(struct server *s);
 
+/* SIGTERM with an inherited socket, whose backlog outlives the app: stop
+ * accepting (new connections wait there for the next instance), keep
+ * serving what was accepted and the kept connections, closing each after
+ * its reply (nginx then opens a new one, which the next instance takes),
+ * and server_drain once none is left or handover_ms have passed.  A
+ * second call drains at once. */
+void server_handover(struct server *s);
+
 size_t server_pending(const struct server *s);
 
 /* Frees what is left (closing fds without replies).  NULL is fine. */
