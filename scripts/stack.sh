@@ -4,6 +4,8 @@
 #
 # stack_init DIR PORT    private dir (socket, logs, generated nginx.conf)
 # stack_start_app ARGS   start $BUILD/fcgi_app on DIR/app.sock, wait for it
+# stack_start_app_activated MODE ARGS   the same on a socket it inherits
+#                        (systemd socket activation or fd 0)
 # stack_start_nginx      start nginx on 127.0.0.1:PORT, wait for it
 # stack_stop             SIGTERM both, wait; safe to call twice
 # stack_free_port        a free port for nginx to listen on
@@ -167,4 +169,34 @@ stack_stop() {
 	done
 	STACK_NGINX_PID=""
 	STACK_APP_PID=""
+}
+
+# stack_start_app_activated MODE ARGS: the app on a listening socket it
+# inherits instead of creating it, as under a systemd .socket unit: Debian's
+# systemd-socket-activate creates STACK_SOCK and execs scripts/
+# socket_holder.sh, which holds the socket and (re)starts the app on it,
+# passed the systemd way (MODE systemd: LISTEN_FDS) or as fd 0 (MODE stdin).
+# STACK_APP_PID is the holder's: SIGTERM stops it and the app.  The running
+# app's pid is in STACK_DIR/app.pid (STACK_DIR/app.pid.exits: "PID STATUS"
+# of each that exited).  systemd-socket-activate execs on the first
+# connection: the health check below makes it.  It passes on only the
+# environment it is told to (-E), so every exported variable is named.
+stack_start_app_activated() {
+	local mode=$1 name envs=()
+	shift
+	ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+	rm -f "$STACK_SOCK" "$STACK_DIR/app.pid" "$STACK_DIR/app.pid.exits"
+	for name in $(compgen -e); do
+		[[ $name =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]] && envs+=(-E "$name")
+	done
+	systemd-socket-activate -l "$STACK_SOCK" "${envs[@]}" \
+		"$STACK_ROOT/scripts/socket_holder.sh" "$mode" "$STACK_DIR/app.pid" \
+		"$STACK_ROOT/$BUILD/fcgi_app" "$@" 2>>"${STACK_APP_LOG:-$STACK_DIR/app.log}" &
+	STACK_APP_PID=$!
+	stack_wait "[ -S '$STACK_SOCK' ]" 10 || { echo "no socket $STACK_SOCK" >&2; return 1; }
+	# What the .socket unit's SocketMode= and SocketGroup= do.
+	chmod 0660 "$STACK_SOCK"
+	[ -n "$STACK_GROUP" ] && chgrp "$STACK_GROUP" "$STACK_SOCK"
+	stack_ready fcgi_app "${STACK_APP_LOG:-$STACK_DIR/app.log}" 30 \
+		"'$STACK_ROOT/$BUILD/fcgi_app' --health --socket '$STACK_SOCK'"
 }

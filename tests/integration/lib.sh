@@ -23,13 +23,15 @@ it_cleanup() {
 	rm -rf "$IT_TMP"
 }
 
+# IT_START_APP=FUNCTION: how the app starts (default stack_start_app, e.g.
+# "stack_start_app_activated systemd").
 it_start() {
 	local attempt
 	for attempt in 1 2 3; do
 		IT_PORT=$(stack_free_port)
 		rm -rf "$IT_TMP/stack"
 		stack_init "$IT_TMP/stack" "$IT_PORT"
-		stack_start_app "$@" || { IT_FAIL=$((IT_FAIL + 1)); exit 1; }
+		${IT_START_APP:-stack_start_app} "$@" || { IT_FAIL=$((IT_FAIL + 1)); exit 1; }
 		# Another process may take the port between the check and bind.
 		stack_start_nginx && break
 		stack_stop
