@@ -2,7 +2,7 @@
 # which defines BUILD, APP ($(BUILD)/fcgi_app) and the $(APP) target.
 #
 #   make install [PREFIX=/usr/local] [DESTDIR=]   binary, nginx snippets,
-#                                                 systemd unit, sysusers entry
+#                                                 systemd units, sysusers entry
 #   make uninstall [PREFIX=...] [DESTDIR=...]     removes exactly those files
 #   make docker-check                             builds and runs docker-compose.yml
 #                                                 with a private engine; probes every
@@ -12,6 +12,7 @@
 #   $(SBINDIR)/fcgi_app                       /usr/local/sbin/fcgi_app
 #   $(NGINXDIR)/$(NGINX_SUBDIR)/*.conf        /etc/nginx/fcgi_app/fcgi_app_{upstream,locations,params}.conf
 #   $(UNITDIR)/fcgi_app.service               /usr/local/lib/systemd/system/fcgi_app.service
+#   $(UNITDIR)/fcgi_app.socket                /usr/local/lib/systemd/system/fcgi_app.socket
 #   $(SYSUSERSDIR)/fcgi_app.conf              /usr/local/lib/sysusers.d/fcgi_app.conf
 # systemd and systemd-sysusers read both /usr/local/lib/... and /usr/lib/...,
 # so the PREFIX-relative unit and sysusers directories work for either
@@ -57,6 +58,7 @@ install: $(APP)
 	sed 's|/usr/local/sbin/fcgi_app|$(SBINDIR)/fcgi_app|g' dist/systemd/fcgi_app.service \
 	  >$(DESTDIR)$(UNITDIR)/fcgi_app.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/fcgi_app.service
+	$(INSTALL) -m 0644 dist/systemd/fcgi_app.socket $(DESTDIR)$(UNITDIR)/fcgi_app.socket
 	$(INSTALL) -m 0644 dist/sysusers.d/fcgi_app.conf $(DESTDIR)$(SYSUSERSDIR)/fcgi_app.conf
 
 # The binary `install` copies (tests/integration/test_install.sh asks).
@@ -66,7 +68,8 @@ dist-app-path:
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/fcgi_app \
 	  $(addprefix $(DESTDIR)$(NGINXDIR)/$(NGINX_SUBDIR)/,$(NGINX_SNIPPETS)) \
-	  $(DESTDIR)$(UNITDIR)/fcgi_app.service $(DESTDIR)$(SYSUSERSDIR)/fcgi_app.conf
+	  $(DESTDIR)$(UNITDIR)/fcgi_app.service $(DESTDIR)$(UNITDIR)/fcgi_app.socket \
+	  $(DESTDIR)$(SYSUSERSDIR)/fcgi_app.conf
 	rmdir $(DESTDIR)$(NGINXDIR)/$(NGINX_SUBDIR) 2>/dev/null || true
 
 # Exact bodies from /work/shared/spec/ROUTES.md as extended regexes.
