@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # `make install` into a temporary DESTDIR, then run what was installed the
 # way docs/DEPLOY.md ("Behind your nginx") tells a user to: the installed
-# binary on a unix socket readable by nginx's workers, and a real nginx whose
-# nginx.conf has the shape of Debian's stock one (conf.d/ + sites-enabled/)
-# and only `include`s the installed snippets.  Curls every route through it
-# and checks status and exact body; then `make uninstall`.
+# binary on the socket the installed fcgi_app.socket describes (created and
+# passed by systemd-socket-activate, with the unit's mode and group, as
+# systemd does), and a real nginx whose nginx.conf has the shape of Debian's
+# stock one (conf.d/ + sites-enabled/) and only `include`s the installed
+# snippets.  Curls every route through it and checks status and exact body;
+# checks the units (Type=notify, the socket, a systemd-analyze security
+# exposure of at most 1.5); then `make uninstall`.
 #
 # Env: BUILD (build dir, default build), NGINX (default: nginx in PATH or
 # /usr/sbin/nginx).  Prints one line per check; exits 0 when all pass.
@@ -75,12 +78,13 @@ fi
 bin=$dest/usr/sbin/fcgi_app
 snip=$dest/etc/nginx/fcgi_app
 unit=$dest/usr/lib/systemd/system/fcgi_app.service
+sockunit=$dest/usr/lib/systemd/system/fcgi_app.socket
 missing=""
 for f in "$bin" "$snip/fcgi_app_upstream.conf" "$snip/fcgi_app_locations.conf" \
-         "$snip/fcgi_app_params.conf" "$unit" "$dest/usr/lib/sysusers.d/fcgi_app.conf"; do
+         "$snip/fcgi_app_params.conf" "$unit" "$sockunit" "$dest/usr/lib/sysusers.d/fcgi_app.conf"; do
   [[ -f $f ]] || missing+=" ${f#"$dest"}"
 done
-if [[ -z $missing && -x $bin ]]; then ok "installed binary, 3 nginx snippets, systemd unit, sysusers entry"
+if [[ -z $missing && -x $bin ]]; then ok "installed binary, 3 nginx snippets, systemd service and socket, sysusers entry"
 else bad "missing after install:$missing"; fi
 if grep -qx 'ExecStart=/usr/sbin/fcgi_app' "$unit" 2>/dev/null; then
   ok "unit's ExecStart names the installed binary"
@@ -93,34 +97,72 @@ else
   bad "installed locations snippet: $(grep include "$snip/fcgi_app_locations.conf" 2>/dev/null | tr '\n' ' ')"
 fi
 
+# ---------------------------------------------------------------- the units
+unit_key() { sed -n "s/^$2=//p" "$1" | tail -n 1; }
+if [[ $(unit_key "$unit" Type) == notify && -n $(unit_key "$unit" WatchdogSec) &&
+      $(unit_key "$unit" Requires) == fcgi_app.socket ]]; then
+  ok "service: Type=notify, WatchdogSec=$(unit_key "$unit" WatchdogSec), Requires=fcgi_app.socket"
+else
+  bad "service: Type=$(unit_key "$unit" Type) WatchdogSec=$(unit_key "$unit" WatchdogSec) Requires=$(unit_key "$unit" Requires)"
+fi
+# The socket systemd holds is the one the installed upstream names.
+listen=$(unit_key "$sockunit" ListenStream)
+if grep -q "server unix:$listen;" "$snip/fcgi_app_upstream.conf" 2>/dev/null &&
+   [[ $(unit_key "$sockunit" Accept) == no ]]; then
+  ok "fcgi_app.socket: ListenStream=$listen (the upstream's), Accept=no"
+else
+  bad "fcgi_app.socket: ListenStream=$listen Accept=$(unit_key "$sockunit" Accept) vs $(grep 'server unix' "$snip/fcgi_app_upstream.conf")"
+fi
+# The sandbox: systemd-analyze rates the installed service (0 safest, 10
+# unsafe) without a running systemd.
+if score=$(cd "$tmp" && systemd-analyze security --offline=true --no-pager "$unit" 2>"$tmp/analyze.err" |
+           sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p') && [[ -n $score ]]; then
+  if awk -v s="$score" 'BEGIN { exit !(s <= 1.5) }'; then ok "systemd-analyze security: exposure $score (<= 1.5)"
+  else bad "systemd-analyze security: exposure $score (wanted <= 1.5)"; fi
+else
+  bad "systemd-analyze security --offline=true gave no score"; show "$tmp/analyze.err"
+fi
+
 # ---------------------------------------------------------------- the app
-# As root, nginx's workers run as the `user` of nginx.conf; the socket gets
-# their group and mode 0660 (as the systemd unit does with www-data).
-app_args=(--socket "$sock" --socket-mode 0660)
+# As systemd does with the installed units: the socket is created outside
+# the app, with the .socket unit's mode and group, and passed to it
+# (LISTEN_FDS).  As root, nginx's workers run as the `user` of nginx.conf,
+# whose group is the unit's (www-data); otherwise only our own group can be
+# set.
+mode=$(unit_key "$sockunit" SocketMode)
 if [[ $(id -u) == 0 ]]; then
   if getent passwd www-data >/dev/null; then wuser=www-data; else wuser=nobody; fi
-  wgroup=$(id -gn "$wuser")
-  app_args+=(--socket-group "$wgroup")
-  user_line="user $wuser;"
+  wgroup=$(unit_key "$sockunit" SocketGroup)
+  getent group "$wgroup" >/dev/null || wgroup=$(id -gn "$wuser")
+  user_line="user $wuser $wgroup;"
 else
   wuser=$(id -un) wgroup=$(id -gn)
   user_line="# user www-data;   (only root can switch users)"
 fi
-"$bin" "${app_args[@]}" 2>"$tmp/app.log" &
+# systemd-socket-activate passes on only the environment it is told to.
+systemd-socket-activate -l "$sock" -E PATH -E FCGI_APP_IT_RUN "$bin" 2>"$tmp/app.log" &
 app_pid=$!
 for ((i = 0; i < 100; i++)); do
   [[ -S $sock ]] && break
   kill -0 "$app_pid" 2>/dev/null || break
   sleep 0.1
 done
-if [[ -S $sock ]]; then
-  ok "installed fcgi_app listens on $sock"
+chmod "$mode" "$sock" 2>/dev/null && chgrp "$wgroup" "$sock" 2>/dev/null
+perm=$(stat -c '%a %G' "$sock" 2>/dev/null)
+if [[ $perm == "${mode#0} $wgroup" ]]; then ok "socket $sock, mode and group as fcgi_app.socket says: $perm"
+else bad "socket mode and group: $perm (wanted ${mode#0} $wgroup)"; finish; fi
+# systemd-socket-activate starts the app on the first connection: this one.
+ready=0
+for ((i = 0; i < 100; i++)); do
+  "$bin" --health --socket "$sock" >"$tmp/health.log" 2>&1 && { ready=1; break; }
+  kill -0 "$app_pid" 2>/dev/null || break
+  sleep 0.1
+done
+if ((ready)) && grep -q 'msg=listening inherited=systemd' "$tmp/app.log"; then
+  ok "installed fcgi_app serves on the socket systemd-socket-activate passed"
 else
-  bad "installed fcgi_app did not create $sock"; show "$tmp/app.log"; finish
+  bad "installed fcgi_app did not serve on the passed socket"; show "$tmp/app.log"; finish
 fi
-perm=$(stat -c '%a %G' "$sock")
-if [[ $perm == "660 $wgroup" ]]; then ok "socket mode and group: $perm"
-else bad "socket mode and group: $perm (wanted 660 $wgroup)"; fi
 if "$bin" --health --socket "$sock" >"$tmp/health.log" 2>&1; then
   ok "fcgi_app --health (the Docker HEALTHCHECK) exits 0"
 else
@@ -317,6 +359,10 @@ else
   if ((rc == 0)); then ok "fcgi_app exits 0 on SIGTERM"; else bad "fcgi_app exited $rc on SIGTERM"; show "$tmp/app.log"; fi
 fi
 app_pid=""
+# The socket belongs to whoever passed it (systemd keeps it for the next
+# instance): the app must not remove it.
+if [[ -S $sock ]]; then ok "the passed socket's file is still there after the app stopped"
+else bad "the app removed the socket it was passed"; fi
 
 # ---------------------------------------------------------------- uninstall
 if make -C "$root" --no-print-directory uninstall BUILD="$BUILD" DESTDIR="$dest" PREFIX=/usr \
