@@ -581,7 +581,7 @@ static void idle_unlink_locked(struct acceptor *a, int fd)
 
 int acceptor_keep(struct acceptor *a, int fd)
 {
-	if (!a || atomic_load(&a->stopping) || atomic_load(&a->unlistened))
+	if (!a || atomic_load(&a->stopping))
 		return -ESHUTDOWN;
 	if (fd < 0 || (size_t)fd >= a->idle_cap)
 		return -ERANGE;
@@ -941,6 +941,11 @@ void acceptor_unlisten(struct acceptor *a)
 	 * has finished once the lock is ours. */
 	pthread_mutex_lock(&a->accept_mu);
 	pthread_mutex_unlock(&a->accept_mu);
+}
+
+bool acceptor_keeps(struct acceptor *a)
+{
+	return a && !atomic_load(&a->stopping) && !atomic_load(&a->unlistened);
 }
 
 size_t acceptor_busy(struct acceptor *a)

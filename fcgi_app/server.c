@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <event2/event.h>
+#include <fastcgi.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -163,7 +164,7 @@ static void finish(struct server *s, struct request *r, bool close_conn)
 		/* An acceptor's: nothing of the loop's to undo, and the caller
 		 * (answer_here) frees r. */
 		r->state = REQUEST_DONE;
-		if (!close_conn && r->keep_conn && !s->draining &&
+		if (!close_conn && r->keep_conn && !r->last_reply &&
 		    acceptor_keep(s->acceptor, r->fd) == 0)
 			r->fd = -1;
 		return;
@@ -171,7 +172,7 @@ static void finish(struct server *s, struct request *r, bool close_conn)
 	stop_watching(r);
 	unlink_lists(s, r);
 	r->state = REQUEST_DONE;
-	if (close_conn || !r->keep_conn || s->draining) {
+	if (close_conn || !r->keep_conn || r->last_reply) {
 		release(s, r);
 		return;
 	}
@@ -226,23 +227,46 @@ static void wait_writable(struct server *s, struct request *r)
 	watch(s, r, EV_WRITE | EV_PERSIST, on_writable, s->cfg->write_timeout);
 }
 
+/* FastCGI cannot say "this connection ends here", and closing a kept
+ * connection right after its reply races with nginx, which may already
+ * have put it back in its cache and sent the next request into it (a 502:
+ * fastcgi_next_upstream is off).  But nginx keeps a connection only when
+ * its read ends exactly with END_REQUEST; with any byte after it, nginx
+ * finishes the reply and closes the connection itself
+ * (ngx_http_fastcgi_input_filter).  So the last reply on a kept connection
+ * carries one more record in the same send: a well-formed management
+ * record (FCGI_UNKNOWN_TYPE, request id 0) that nginx never parses. */
+static const unsigned char last_record[16] = {
+	FCGI_VERSION_1, FCGI_UNKNOWN_TYPE, 0, 0, 0, 8, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0,
+};
+
 /* Sends a whole reply.  Most go out in one send() from a stack buffer;
  * only a short send leaves a heap copy behind for EV_WRITE. */
 static void respond(struct server *s, struct request *r,
                     const struct response *resp)
 {
+	/* Closed after this reply instead of kept (see finish): draining, or
+	 * handing over (the acceptors keep nothing any more). */
+	bool last = r->keep_conn && (s->draining || !acceptor_keeps(s->acceptor));
+	r->last_reply = last; /* finish closes it, whatever changed meanwhile */
+	size_t extra = last ? sizeof last_record : 0;
 	char stack[8192];
-	size_t need = response_encode(stack, sizeof stack, r->id, resp);
+	size_t cap = sizeof stack - sizeof last_record;
+	size_t len = response_encode(stack, cap, r->id, resp);
+	size_t need = len + extra;
 	char *buf = stack;
-	if (need > sizeof stack) {
+	if (len > cap) {
 		buf = malloc(need);
 		if (!buf) {
 			log_error("msg=\"out of memory for a reply\" bytes=%zu", need);
 			finish(s, r, true);
 			return;
 		}
-		response_encode(buf, need, r->id, resp);
+		response_encode(buf, len, r->id, resp);
 	}
+	if (last)
+		memcpy(buf + len, last_record, extra);
 	ssize_t n;
 	do
 		n = send(r->fd, buf, need, MSG_DONTWAIT | MSG_NOSIGNAL);

@@ -18,6 +18,7 @@
 #ifndef FCGI_APP_ACCEPTOR_H
 #define FCGI_APP_ACCEPTOR_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct acceptor;
@@ -59,10 +60,14 @@ size_t acceptor_idle(struct acceptor *a);
 /* Stops taking connections from the listening socket, which stays open
  * and listening: what arrives from now on waits in its backlog (for the
  * next instance, when the socket is shared).  Connections already accepted
- * are still read and answered, and acceptor_keep refuses from now on, so
- * each kept connection is closed after its next reply.  When it returns,
- * no thread touches the listening fd any more.  NULL is fine. */
+ * and kept ones are still read and answered (acceptor_keeps turns false:
+ * the server makes each next reply the connection's last).  When it
+ * returns, no thread touches the listening fd any more.  NULL is fine. */
 void acceptor_unlisten(struct acceptor *a);
+
+/* False once stopping or unlistened, and for NULL: a reply should then
+ * be its connection's last. */
+bool acceptor_keeps(struct acceptor *a);
 
 /* Connections not answered yet: accepted and queued, being read, or kept
  * and idle (a connection the loop owns is not counted).  0 for NULL. */

@@ -56,6 +56,7 @@ struct request {
 	bool timed_out : 1;          /* pending timeout hit */
 	bool ev_set : 1;             /* ev was assigned */
 	bool here : 1;               /* being answered on its acceptor thread */
+	bool last_reply : 1;         /* its reply ends the connection (server.c) */
 };
 
 /* Zeroed request for `fd`; NULL when out of memory. */
