@@ -61,6 +61,7 @@ test_response_MODS := response
 test_pattern_MODS  := pattern
 test_fanout_MODS   := fanout deferred failure clock log
 test_loopq_MODS    := loopq
+test_listener_MODS := listener
 test_routes_MODS   := routes fanout pool loopq deferred failure clock router pattern log
 test_config_fds_MODS := config log
 
