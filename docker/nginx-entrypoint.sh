@@ -7,8 +7,10 @@
 # rlimit type 7").  Instead the soft limit is raised to the hard one here
 # (never above it, which needs no privilege), and nginx is told what it has:
 #   worker_rlimit_nofile  the hard limit, at most 65536
-#   worker_connections    half of that: a pending request is two connections
-#                         (client and upstream), and each is an fd
+#   worker_connections    500 under that: a worker also has fds that are
+#                         not connections (logs, epoll); a pending request
+#                         is two connections (client and upstream)
+# (the arithmetic of nginx/nginx.conf's header).
 # Both go to /run/nginx (a tmpfs: the root filesystem is read-only), which
 # docker/nginx.conf includes.
 set -eu
@@ -19,9 +21,12 @@ ulimit -Sn "$hard"
 nofile=$hard
 [ "$nofile" -gt 65536 ] && nofile=65536
 
+conns=$((nofile - 500))
+[ "$conns" -lt $((nofile / 2)) ] && conns=$((nofile / 2))
+
 mkdir -p /run/nginx
 printf 'worker_rlimit_nofile %s;\n' "$nofile" >/run/nginx/rlimit.conf
-printf 'worker_connections %s;\n' $((nofile / 2)) >/run/nginx/events.conf
-echo "nginx-entrypoint: hard open-file limit $hard: worker_rlimit_nofile $nofile, worker_connections $((nofile / 2))" >&2
+printf 'worker_connections %s;\n' "$conns" >/run/nginx/events.conf
+echo "nginx-entrypoint: hard open-file limit $hard: worker_rlimit_nofile $nofile, worker_connections $conns" >&2
 
 exec "$@"
