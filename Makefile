@@ -64,6 +64,7 @@ test_loopq_MODS    := loopq
 test_listener_MODS := listener
 test_routes_MODS   := routes fanout pool loopq deferred failure clock router pattern log
 test_config_fds_MODS := config log
+test_metrics_MODS  := metrics router pattern log
 
 overview_MODS := deferred failure
 
