@@ -298,7 +298,9 @@ static void serve(struct acceptor *a, unsigned self, int fd, bool reused)
 	r->keep_conn = fr.keepConnection != 0;
 	r->reused = reused;
 	r->head = param_is(fr.envp, "REQUEST_METHOD", "HEAD");
-	r->status_page = param_is(fr.envp, "FCGI_APP_STATUS", "1");
+	const char *page = FCGX_GetParam("FCGI_APP_STATUS", fr.envp);
+	if (page)
+		r->page = (uint8_t)request_page(page, FCGX_GetParam("QUERY_STRING", fr.envp));
 
 	unsigned long long clen;
 	bool bad_length = parse_content_length(FCGX_GetParam("CONTENT_LENGTH", fr.envp),

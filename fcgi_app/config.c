@@ -10,10 +10,6 @@
 
 #include "log.h"
 
-#ifndef FCGI_APP_VERSION
-#define FCGI_APP_VERSION "0.1.0"
-#endif
-
 enum opt_kind { OPT_STR, OPT_UINT, OPT_ULONG, OPT_SIZE, OPT_MODE, OPT_LEVEL,
                 OPT_FLAG };
 

@@ -10,7 +10,9 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <dirent.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -21,6 +23,7 @@
 #include "failure.h"
 #include "clock.h"
 #include "log.h"
+#include "metrics.h"
 #include "pool.h"
 #include "request.h"
 #include "response.h"
@@ -66,6 +69,8 @@ struct server {
 	struct server_stats stats;
 	struct event *handover_ev; /* server_handover's check; NULL before */
 	uint64_t handover_until_ms;
+	struct metrics *metrics; /* recorded by both sides, lock-free */
+	double start_time;       /* Unix time of server_new */
 };
 
 #define PENDING(s) (&(s)->lists[LIST_PENDING])
@@ -246,6 +251,9 @@ static const unsigned char last_record[16] = {
 static void respond(struct server *s, struct request *r,
                     const struct response *resp)
 {
+	metrics_record(s->metrics,
+	               r->page ? METRICS_ROUTE_OPERATOR : (unsigned)r->route,
+	               resp->status, clock_us() - r->start_us);
 	/* Closed after this reply instead of kept (see finish): draining, or
 	 * handing over (the acceptors keep nothing any more). */
 	bool last = r->keep_conn && (s->draining || !acceptor_keeps(s->acceptor));
@@ -331,6 +339,10 @@ static struct deferred_val on_result(struct deferred_val v, void *arg)
 		           failure_check(f, ROUTES_FAILURE_SHUTDOWN) ||
 		           (failure_check(f, FAILURE_CANCELLED) && s->draining)) {
 			s->stats.rejected++;
+			metrics_reject(s->metrics,
+			               failure_check(f, ROUTES_FAILURE_QUEUE_FULL)
+			                   ? METRICS_REJECT_QUEUE_FULL
+			                   : METRICS_REJECT_SHUTDOWN);
 			respond_page(s, r, 503,
 			             s->draining ? "The server is restarting or stopping."
 			                         : failure_message(f),
@@ -458,27 +470,124 @@ static bool conns_full(struct server *s)
 	       s->live + acceptor_idle(s->acceptor) > s->cfg->max_conns;
 }
 
-static void respond_status_page(struct server *s, struct request *r)
+/* The status page's counters, as `name value` lines or as one JSON
+ * object with the same names. */
+static size_t format_status(struct server *s, char *body, size_t cap,
+                            bool json)
+{
+	const struct {
+		const char *name;
+		unsigned long long v;
+	} c[] = {
+		{"pending", PENDING(s)->n},
+		{"simple_waiting", routes_simple_waiting(s->routes)},
+		{"idle_connections", acceptor_idle(s->acceptor)},
+		{"live_requests", s->live},
+		{"pool_size", pool_size(s->pool)},
+		{"pool_busy", pool_busy(s->pool)},
+		{"pool_queued", pool_queued(s->pool)},
+		{"requests_total", s->stats.requests},
+		{"aborted_total", s->stats.aborted},
+		{"timed_out_total", s->stats.timed_out},
+		{"rejected_total", s->stats.rejected},
+		{"failed_total", s->stats.failed},
+		{"kept_alive_total", s->stats.kept},
+	};
+	size_t len = 0, n = sizeof c / sizeof c[0];
+	for (size_t i = 0; i < n && len < cap; i++) {
+		int w = json ? snprintf(body + len, cap - len, "%s\"%s\":%llu%s",
+		                        i ? "," : "{", c[i].name, c[i].v,
+		                        i + 1 < n ? "" : "}\n")
+		             : snprintf(body + len, cap - len, "%s %llu\n",
+		                        c[i].name, c[i].v);
+		len += w > 0 ? (size_t)w : 0;
+	}
+	return len < cap ? len : cap - 1; /* the page's 1 KB holds it all */
+}
+
+/* Open fds: the entries of /proc/self/fd, less the one reading it.  A
+ * scrape with 20,000 held requests reads 20,000 entries: a few ms, on
+ * the operator's request only. */
+static uint64_t open_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	if (!d)
+		return 0;
+	uint64_t n = 0;
+	struct dirent *e;
+	while ((e = readdir(d)))
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n ? n - 1 : 0;
+}
+
+static void respond_metrics(struct server *s, struct request *r)
+{
+	struct rlimit rl = {0};
+	getrlimit(RLIMIT_NOFILE, &rl);
+	unsigned busy = pool_busy(s->pool), size = pool_size(s->pool);
+	struct metrics_gauges g = {
+		.pending = PENDING(s)->n,
+		.simple_waiting = routes_simple_waiting(s->routes),
+		.pool_busy = busy,
+		.pool_idle = size > busy ? size - busy : 0,
+		.pool_queued = pool_queued(s->pool),
+		.idle_connections = acceptor_idle(s->acceptor),
+		.timed_out_total = s->stats.timed_out,
+		.aborted_total = s->stats.aborted,
+		.kept_alive_total = s->stats.kept,
+		.max_pending = s->cfg->max_pending,
+		.open_fds = open_fds(),
+		.max_fds = rl.rlim_cur == RLIM_INFINITY ? UINT64_MAX : rl.rlim_cur,
+		.start_time = s->start_time,
+		.version = FCGI_APP_VERSION,
+	};
+	size_t cap = 16384;
+	char *body = malloc(cap);
+	size_t n = body ? metrics_render(s->metrics, &g, body, cap) : 0;
+	if (body && n >= cap) {
+		free(body);
+		cap = n + 1;
+		body = malloc(cap);
+		if (body)
+			n = metrics_render(s->metrics, &g, body, cap);
+	}
+	if (!body) {
+		log_error("msg=\"out of memory for the metrics\"");
+		respond_page(s, r, 500, "The server is out of memory.", NULL);
+		return;
+	}
+	struct response resp = {.status = 200,
+	                        .content_type = METRICS_CONTENT_TYPE,
+	                        .body = body, .body_len = n, .head = r->head};
+	respond(s, r, &resp);
+	free(body); /* respond copied what it could not send */
+}
+
+/* The pages nginx's loopback-only locations ask for (request_page).  They
+ * run on the loop, which reads the loop's own state for them: a ping
+ * that answers says the loop turns. */
+static void respond_operator_page(struct server *s, struct request *r)
 {
 	char body[1024];
-	int n = snprintf(
-	    body, sizeof body,
-	    "pending %zu\nsimple_waiting %zu\nidle_connections %zu\n"
-	    "live_requests %zu\npool_size %u\npool_busy %u\npool_queued %u\n"
-	    "requests_total %llu\naborted_total %llu\ntimed_out_total %llu\n"
-	    "rejected_total %llu\nfailed_total %llu\nkept_alive_total %llu\n",
-	    PENDING(s)->n, routes_simple_waiting(s->routes),
-	    acceptor_idle(s->acceptor), s->live,
-	    pool_size(s->pool), pool_busy(s->pool), pool_queued(s->pool),
-	    (unsigned long long)s->stats.requests,
-	    (unsigned long long)s->stats.aborted,
-	    (unsigned long long)s->stats.timed_out,
-	    (unsigned long long)s->stats.rejected,
-	    (unsigned long long)s->stats.failed,
-	    (unsigned long long)s->stats.kept);
 	struct response resp = {.status = 200, .content_type = RESPONSE_TEXT,
-	                        .body = body, .body_len = (size_t)n,
-	                        .head = r->head};
+	                        .body = body, .head = r->head};
+	switch ((enum request_page)r->page) {
+	case REQUEST_PAGE_METRICS:
+		respond_metrics(s, r);
+		return;
+	case REQUEST_PAGE_PING:
+		resp.body = "pong";
+		resp.body_len = 4;
+		break;
+	case REQUEST_PAGE_STATUS_JSON:
+		resp.content_type = RESPONSE_JSON;
+		resp.body_len = format_status(s, body, sizeof body, true);
+		break;
+	default:
+		resp.body_len = format_status(s, body, sizeof body, false);
+		break;
+	}
 	respond(s, r, &resp);
 }
 
@@ -518,6 +627,7 @@ static void run_route(struct server *s, struct request *r)
 	if (!r->d || deferred_add_both(r->d, on_result, r, NULL) < 0) {
 		r->holds--;
 		s->stats.rejected++;
+		metrics_reject(s->metrics, METRICS_REJECT_OUT_OF_MEMORY);
 		respond_page(s, r, 503, "The server is out of memory.",
 		             "Retry-After: 1\r\n");
 		return;
@@ -536,12 +646,13 @@ static void dispatch(struct server *s, struct request *r)
 	begin(s, r);
 	if (answer_early(s, r))
 		return;
-	if (r->status_page) {
-		respond_status_page(s, r);
+	if (r->page) {
+		respond_operator_page(s, r);
 		return;
 	}
 	if (s->draining) {
 		s->stats.rejected++;
+		metrics_reject(s->metrics, METRICS_REJECT_SHUTDOWN);
 		respond_page(s, r, 503, "The server is restarting or stopping.",
 		             "Retry-After: 1\r\n");
 		return;
@@ -549,6 +660,7 @@ static void dispatch(struct server *s, struct request *r)
 	if (may_pend((enum router_route)r->route) &&
 	    (PENDING(s)->n >= s->cfg->max_pending || conns_full(s))) {
 		s->stats.rejected++;
+		metrics_reject(s->metrics, METRICS_REJECT_MAX_PENDING);
 		char detail[128];
 		if (PENDING(s)->n >= s->cfg->max_pending)
 			snprintf(detail, sizeof detail,
@@ -597,7 +709,7 @@ static void on_inbox(evutil_socket_t fd, short what, void *arg)
  * either untouched or, its reply partly sent, REQUEST_WRITING). */
 static bool answer_here(struct server *s, struct request *r)
 {
-	if (r->status_page || s->draining ||
+	if (r->page || s->draining ||
 	    (!r->early_status && !routes_at_once((enum router_route)r->route)))
 		return false;
 	r->here = true;
@@ -651,9 +763,13 @@ struct server *server_new(struct event_base *base, const struct config *cfg,
 	s->pool = pool;
 	s->routes = routes;
 	pthread_mutex_init(&s->inbox_mu, NULL);
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	s->start_time = (double)now.tv_sec + (double)now.tv_nsec / 1e9;
+	s->metrics = metrics_new();
 	s->inbox_ev = event_new(base, -1, 0, on_inbox, s);
 	s->timeout_ev = evtimer_new(base, on_timeout, s);
-	if (!s->inbox_ev || !s->timeout_ev) {
+	if (!s->metrics || !s->inbox_ev || !s->timeout_ev) {
 		server_free(s);
 		errno = ENOMEM;
 		return NULL;
@@ -795,5 +911,6 @@ void server_free(struct server *s)
 	if (s->handover_ev)
 		event_free(s->handover_ev);
 	pthread_mutex_destroy(&s->inbox_mu);
+	metrics_free(s->metrics);
 	free(s);
 }

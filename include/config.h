@@ -11,6 +11,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifndef FCGI_APP_VERSION
+#define FCGI_APP_VERSION "0.1.0"
+#endif
+
 struct config {
 	const char *socket_path;   /* unix socket to create */
 	const char *listen_addr;   /* HOST:PORT: TCP instead (NULL: unix) */

@@ -24,6 +24,17 @@
 
 struct deferred;
 
+/* The operator pages.  nginx asks for one with the FCGI_APP_STATUS param,
+ * which only the shipped loopback-only locations set: "1" the status page
+ * ("?json" in the query: as JSON), "metrics", "ping". */
+enum request_page {
+	REQUEST_PAGE_NONE,
+	REQUEST_PAGE_STATUS,
+	REQUEST_PAGE_STATUS_JSON,
+	REQUEST_PAGE_METRICS,
+	REQUEST_PAGE_PING,
+};
+
 enum request_state {
 	REQUEST_NEW,     /* parsed, not yet answered */
 	REQUEST_PENDING, /* waiting on its Deferred; fd watched for EOF */
@@ -38,6 +49,7 @@ struct request {
 	void *owner;                 /* the server, for event callbacks */
 	char *out;                   /* unsent rest of the reply (malloc) */
 	uint64_t deadline_ms;        /* pending timeout (monotonic) */
+	uint64_t start_us;           /* parsed at (clock_us), for the metrics */
 	unsigned long seconds;       /* /sleep/<n> */
 	uint32_t out_len, out_off;
 	int fd;
@@ -48,10 +60,10 @@ struct request {
 	uint8_t state;               /* enum request_state */
 	uint8_t holds;               /* frames that still use it */
 	uint8_t list;                /* which server list holds it, 0: none */
+	uint8_t page;                /* enum request_page */
 	bool keep_conn : 1;          /* FCGI_KEEP_CONN was set */
 	bool reused : 1;             /* came on a kept connection */
 	bool head : 1;               /* HEAD: no body */
-	bool status_page : 1;        /* nginx asked for the counters */
 	bool aborted : 1;            /* nginx closed the connection */
 	bool timed_out : 1;          /* pending timeout hit */
 	bool ev_set : 1;             /* ev was assigned */
@@ -59,10 +71,16 @@ struct request {
 	bool last_reply : 1;         /* its reply ends the connection (server.c) */
 };
 
-/* Zeroed request for `fd`; NULL when out of memory. */
+/* Zeroed request for `fd`, start_us set to now; NULL when out of
+ * memory. */
 struct request *request_new(int fd);
 /* Frees the struct and its buffer; the fd and Deferred are the caller's
  * business (the server closes or hands on the fd, drops the Deferred). */
 void request_free(struct request *r);
+
+/* The page FCGI_APP_STATUS's value `v` (NULL: not set) asks for, given
+ * the request's QUERY_STRING (may be NULL).  Unknown values are
+ * REQUEST_PAGE_NONE: the path is routed as usual. */
+enum request_page request_page(const char *v, const char *query);
 
 #endif

@@ -16,6 +16,7 @@
 
 #define RESPONSE_HTML "text/html; charset=utf-8"
 #define RESPONSE_TEXT "text/plain; charset=utf-8"
+#define RESPONSE_JSON "application/json"
 
 struct response {
 	int status;
