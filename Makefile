@@ -40,7 +40,7 @@ EXAMPLES := $(BUILD)/examples/overview
 # sanitizer runtime (libclang-rt-dev) is only a Recommends of clang, and
 # deps-% installs without recommends.
 PKGS_BUILD := gcc make libc6-dev libfcgi-dev libevent-dev libsystemd-dev pkg-config
-PKGS_TEST  := libcmocka-dev nginx-light curl valgrind clang libclang-rt-dev procps python3 iproute2 systemd
+PKGS_TEST  := libcmocka-dev nginx-light curl valgrind clang libclang-rt-dev procps python3 iproute2 systemd python3-prometheus-client prometheus
 PKGS_RUN   := nginx-light curl
 
 all: $(APP)
