@@ -21,8 +21,9 @@ Try:
   curl localhost:$PORT/coro
   curl -i localhost:$PORT/error
   curl localhost:$PORT/sleep/2
-  curl localhost:$PORT/_fcgi_app/status     (?json for JSON)
-  curl localhost:$PORT/_fcgi_app/metrics    (Prometheus)
+  curl localhost:$PORT/_fcgi_app/status
+  curl 'localhost:$PORT/_fcgi_app/status?json'
+  curl localhost:$PORT/_fcgi_app/metrics
   curl localhost:$PORT/_fcgi_app/ping
 
 MSG
