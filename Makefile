@@ -65,6 +65,7 @@ test_listener_MODS := listener
 test_routes_MODS   := routes fanout pool loopq deferred failure clock router pattern log
 test_config_fds_MODS := config log
 test_metrics_MODS  := metrics router pattern log
+test_request_MODS  := request clock
 
 overview_MODS := deferred failure
 
