@@ -1,6 +1,7 @@
 /* server: the loop's side of every request (see server.h). */
 #include "server.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <event2/event.h>
 #include <fastcgi.h>
@@ -10,7 +11,6 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <dirent.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -507,12 +507,13 @@ static size_t format_status(struct server *s, char *body, size_t cap,
 
 /* Open fds: the entries of /proc/self/fd, less the one reading it.  A
  * scrape with 20,000 held requests reads 20,000 entries: a few ms, on
- * the operator's request only. */
-static uint64_t open_fds(void)
+ * the operator's request only.  With no fd left to read it, every fd is
+ * open: `limit`. */
+static uint64_t open_fds(uint64_t limit)
 {
 	DIR *d = opendir("/proc/self/fd");
 	if (!d)
-		return 0;
+		return errno == EMFILE || errno == ENFILE ? limit : 0;
 	uint64_t n = 0;
 	struct dirent *e;
 	while ((e = readdir(d)))
@@ -525,6 +526,7 @@ static void respond_metrics(struct server *s, struct request *r)
 {
 	struct rlimit rl = {0};
 	getrlimit(RLIMIT_NOFILE, &rl);
+	uint64_t max_fds = rl.rlim_cur == RLIM_INFINITY ? UINT64_MAX : rl.rlim_cur;
 	unsigned busy = pool_busy(s->pool), size = pool_size(s->pool);
 	struct metrics_gauges g = {
 		.pending = PENDING(s)->n,
@@ -537,8 +539,8 @@ static void respond_metrics(struct server *s, struct request *r)
 		.aborted_total = s->stats.aborted,
 		.kept_alive_total = s->stats.kept,
 		.max_pending = s->cfg->max_pending,
-		.open_fds = open_fds(),
-		.max_fds = rl.rlim_cur == RLIM_INFINITY ? UINT64_MAX : rl.rlim_cur,
+		.open_fds = open_fds(max_fds),
+		.max_fds = max_fds,
 		.start_time = s->start_time,
 		.version = FCGI_APP_VERSION,
 	};
