@@ -9,6 +9,7 @@
 #                       against a private stack (installs python3-locust)
 #   make bench-deferred builds and runs bench/deferred_chain (the Deferred
 #                       library alone: 100,000 Deferreds chained onto one)
+#   make bench-metrics-cost  ns per request that recording the metrics costs
 #
 # BENCH_ARGS is passed to bench/run.sh (e.g. BENCH_ARGS=--quick).
 
@@ -33,6 +34,11 @@ $(BENCH_DIR)/%: bench/%.c bench/httpresp.h
 	@mkdir -p $(@D)
 	$(CC) -D_GNU_SOURCE $(WARN) $(BENCH_CFLAGS) -o $@ $<
 
+# Links the app's own objects: it times the code the app runs.
+$(BENCH_DIR)/metrics_cost: bench/metrics_cost.c $(addprefix $(BUILD)/obj/fcgi_app/,metrics.o clock.o router.o pattern.o log.o)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(WARN) $(BENCH_CFLAGS) -o $@ $^ -pthread
+
 bench-bins: $(BENCH_BINS)
 
 bench: deps-build deps-bench $(APP) $(BENCH_BINS)
@@ -44,4 +50,7 @@ bench-locust: deps-build deps-bench deps-locust $(APP)
 bench-deferred: $(BENCH_DIR)/deferred_chain
 	$(BENCH_DIR)/deferred_chain $(BENCH_DEFERRED_ARGS)
 
-.PHONY: bench bench-bins bench-locust bench-deferred
+bench-metrics-cost: $(BENCH_DIR)/metrics_cost
+	$(BENCH_DIR)/metrics_cost
+
+.PHONY: bench bench-bins bench-locust bench-deferred bench-metrics-cost
