@@ -105,9 +105,14 @@ check "pool_workers busy" 1 "$(val "$IT_TMP/m1" 'fcgi_app_pool_workers{state="bu
 check "pool_workers idle" $(($(counter pool_size) - 1)) "$(val "$IT_TMP/m1" 'fcgi_app_pool_workers{state="idle"}')"
 check "pool_queue_length" 0 "$(val "$IT_TMP/m1" 'fcgi_app_pool_queue_length{}')"
 wait_clients
-check "max_fds is the app's soft limit" \
-	"$(awk '/^Max open files/ { print $4 }' "/proc/$STACK_APP_PID/limits")" \
-	"$(val "$IT_TMP/m1" 'fcgi_app_max_fds{}')"
+soft=$(awk '/^Max open files/ { print $4 }' "/proc/$STACK_APP_PID/limits")
+if [ -n "${STACK_VALGRIND:-}" ]; then
+	# valgrind keeps some fds for itself and reports a lower limit.
+	check_true "max_fds is within the app's soft limit" \
+		test "$(val "$IT_TMP/m1" 'fcgi_app_max_fds{}')" -le "$soft"
+else
+	check "max_fds is the app's soft limit" "$soft" "$(val "$IT_TMP/m1" 'fcgi_app_max_fds{}')"
+fi
 fds=$(val "$IT_TMP/m1" 'fcgi_app_open_fds{}')
 # The app's fds now, give or take the connections nginx opens and closes.
 now=$(ls "/proc/$STACK_APP_PID/fd" | wc -l)
@@ -116,8 +121,10 @@ check "build_info's version" "$("$BUILD/fcgi_app" --version | awk '{ print $2 }'
 	"$(sed -n 's/^fcgi_app_build_info{version="\(.*\)"} 1$/\1/p' "$IT_TMP/m1")"
 st=$(val "$IT_TMP/m1" 'fcgi_app_start_time_seconds{}')
 pstart=$(($(date +%s) - $(ps -o etimes= -p "$STACK_APP_PID")))
+# (The app under valgrind takes seconds to reach server_new.)
 check_true "start_time $st is the process' start ($pstart)" \
-	awk -v a="$st" -v b="$pstart" 'BEGIN { d = a - b; exit !(d > -3 && d < 3) }'
+	awk -v a="$st" -v b="$pstart" -v late="${STACK_VALGRIND:+30}" \
+	'BEGIN { d = a - b; exit !(d > -3 && d < (late ? late : 3)) }'
 
 # ---- ping, json, the gate ----------------------------------------------------
 get /_fcgi_app/ping
