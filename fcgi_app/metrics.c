@@ -28,6 +28,7 @@ static const char *const bucket_le[METRICS_BUCKETS] = {
 
 static const char *const reject_names[METRICS_REJECT_COUNT] = {
 	[METRICS_REJECT_MAX_PENDING] = "max_pending",
+	[METRICS_REJECT_FD_LIMIT] = "fd_limit",
 	[METRICS_REJECT_QUEUE_FULL] = "queue_full",
 	[METRICS_REJECT_SHUTDOWN] = "shutdown",
 	[METRICS_REJECT_OUT_OF_MEMORY] = "out_of_memory",

@@ -662,7 +662,9 @@ static void dispatch(struct server *s, struct request *r)
 	if (may_pend((enum router_route)r->route) &&
 	    (PENDING(s)->n >= s->cfg->max_pending || conns_full(s))) {
 		s->stats.rejected++;
-		metrics_reject(s->metrics, METRICS_REJECT_MAX_PENDING);
+		metrics_reject(s->metrics, PENDING(s)->n >= s->cfg->max_pending
+		                               ? METRICS_REJECT_MAX_PENDING
+		                               : METRICS_REJECT_FD_LIMIT);
 		char detail[128];
 		if (PENDING(s)->n >= s->cfg->max_pending)
 			snprintf(detail, sizeof detail,

@@ -37,6 +37,7 @@ struct metrics;
 /* Why a request got 503 (fcgi_app_rejected_total{reason}). */
 enum metrics_reject {
 	METRICS_REJECT_MAX_PENDING,   /* "max_pending": --max-pending reached */
+	METRICS_REJECT_FD_LIMIT,      /* "fd_limit": no fd to spare (--fd-reserve) */
 	METRICS_REJECT_QUEUE_FULL,    /* "queue_full": the pool's --queue */
 	METRICS_REJECT_SHUTDOWN,      /* "shutdown": the app is stopping */
 	METRICS_REJECT_OUT_OF_MEMORY, /* "out_of_memory" */

@@ -168,6 +168,7 @@ static void test_exact_text(void **state)
 	    "# HELP fcgi_app_rejected_total Requests answered 503, by reason.\n"
 	    "# TYPE fcgi_app_rejected_total counter\n"
 	    "fcgi_app_rejected_total{reason=\"max_pending\"} 2\n"
+	    "fcgi_app_rejected_total{reason=\"fd_limit\"} 0\n"
 	    "fcgi_app_rejected_total{reason=\"queue_full\"} 0\n"
 	    "fcgi_app_rejected_total{reason=\"shutdown\"} 1\n"
 	    "fcgi_app_rejected_total{reason=\"out_of_memory\"} 0\n"
