@@ -137,6 +137,10 @@ cap_round() {
 		[ "$fds" -le $((NOFILE - RESERVE + kept)) ]
 	get /_fcgi_app/status
 	check "$l: the status page at the cap" 200 "$STATUS"
+	get /_fcgi_app/metrics
+	check "$l: the metrics at the cap" 200 "$STATUS"
+	get /_fcgi_app/ping
+	check "$l: ping at the cap" "200 pong" "$STATUS $BODY"
 	hdr=$(curl -s -D - -o "$IT_TMP/capbody" --max-time 5 "$IT_URL/simple" | tr -d '\r')
 	check_true "$l: a /simple past the cap is 503" grep -q "^HTTP/1.1 503 " <<<"$hdr"
 	check_true "$l: with Retry-After" grep -qi "^Retry-After: 1" <<<"$hdr"
@@ -155,6 +159,12 @@ cap_round() {
 	check "$l: the app never ran out of fds (nothing shed)" 0 \
 		"$(grep -cE "shedding|cannot shed" "$log")"
 	check_true "$l: pending back to 0" wait_counter pending 10 0
+	# Every 503 so far was the cap's: the metrics' two reasons for it add
+	# up to the status page's rejected_total.
+	local m
+	m=$(curl -s --max-time 5 "$IT_URL/_fcgi_app/metrics")
+	check "$l: metrics: rejected max_pending + fd_limit = rejected_total" "$(counter rejected_total)" \
+		"$(awk '/^fcgi_app_rejected_total\{reason="(max_pending|fd_limit)"\}/ { n += $2 } END { print n + 0 }' <<<"$m")"
 }
 
 round 1
