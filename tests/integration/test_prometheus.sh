@@ -96,7 +96,9 @@ check "the coro histogram's count" "$coro" \
 q=$(query 'histogram_quantile(0.5, fcgi_app_request_duration_seconds_bucket{route="coro"})')
 check_true "histogram_quantile(0.5) of /coro ($q s) is at most 0.1 s" \
 	awk -v q="$q" 'BEGIN { exit !(q + 0 > 0 && q + 0 <= 0.1) }'
-check "max_pending gauge" 20000 "$(query 'fcgi_app_max_pending')"
+# (--max-pending as fitted to the fd limit: the page's own value.)
+check "max_pending gauge" "$(want fcgi_app_max_pending)" "$(query 'fcgi_app_max_pending')"
+check_true "max_pending is a number" test -n "$(want fcgi_app_max_pending)"
 check "build_info" 1 "$(query "fcgi_app_build_info{version=\"$("$BUILD/fcgi_app" --version | awk '{ print $2 }')\"}")"
 check "Prometheus read no scrape errors" "" "$(grep -iE 'level=(warn|error)' "$PROM_DIR/log" | grep -i scrape)"
 
