@@ -1,11 +1,10 @@
-/* acceptor: libfcgi's side of each request, on threads of its own. */
+/* acceptor: reading each request, on threads of its own. */
 #include "acceptor.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <fcgiapp.h>
 #include <fastcgi.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -27,19 +26,11 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "fcgi_in.h"
 #include "log.h"
 #include "request.h"
 #include "response.h"
 #include "router.h"
-
-/* We hand libfcgi an fd we accepted ourselves by writing ipcFd and
- * keepConnection, which fcgiapp.h lists below "Don't use anything below
- * here".  Pin the layout of the version we build against (2.4.2) so a
- * change breaks the build instead of corrupting requests. */
-_Static_assert(sizeof(FCGX_Request) == 80, "libfcgi FCGX_Request layout");
-_Static_assert(offsetof(FCGX_Request, ipcFd) == 48, "libfcgi ipcFd offset");
-_Static_assert(offsetof(FCGX_Request, keepConnection) == 56,
-               "libfcgi keepConnection offset");
 
 /* At most this many accepts per wake-up, so one thread cannot spend long
  * away from the queue it also serves. */
@@ -65,19 +56,17 @@ struct idle_ent {
 #define TAG_LISTEN UINT64_MAX
 #define TAG_WAKE (UINT64_MAX - 1)
 
-/* What one thread is reading, for the watchdog. */
+/* What one thread is reading, for the watchdog.  While a slot names an
+ * fd, only its thread may close it, and only after clearing the slot (under
+ * mu): so the number always names the connection being read. */
 struct slot {
-	int fd;            /* -1 when the thread is not inside libfcgi */
+	int fd;            /* -1 when the thread is not reading a request */
 	uint64_t since_ms; /* when it started reading this request */
-	/* The socket's inode, taken by the watchdog on its first look (0:
-	 * not yet).  libfcgi closes a failed connection's fd itself, before
-	 * the thread clears its slot; a connection accepted in that instant
-	 * may get the same number, and the inode tells it apart. */
-	ino_t ino;
 };
 
 struct acceptor {
 	struct acceptor_opts opts;
+	struct fcgi_in_opts in_opts;
 	acceptor_deliver_fn deliver;
 	void *ctx;
 	int listen_fd;
@@ -101,6 +90,7 @@ struct acceptor {
 	size_t q_cap, q_head, q_len;
 	pthread_t *threads;
 	struct slot *slots;
+	struct fcgi_in_reader **readers; /* one per thread, its own */
 	unsigned started;
 	pthread_t watchdog;
 	bool watchdog_started;
@@ -183,70 +173,6 @@ static bool peer_allowed(int fd)
 	return false;
 }
 
-static bool param_is(FCGX_ParamArray env, const char *name, const char *v)
-{
-	const char *p = FCGX_GetParam(name, env);
-	return p && strcmp(p, v) == 0;
-}
-
-/* The path to route on: DOCUMENT_URI (nginx's normalised $document_uri);
- * else REQUEST_URI without its query. */
-static const char *request_path(FCGX_ParamArray env, size_t *len)
-{
-	const char *p = FCGX_GetParam("DOCUMENT_URI", env);
-	if (p) {
-		*len = strlen(p);
-		return p;
-	}
-	p = FCGX_GetParam("REQUEST_URI", env);
-	if (p)
-		*len = strcspn(p, "?");
-	return p;
-}
-
-/* Reads stdin to EOF and throws it away (no route takes a body); more than
- * cap bytes sets *too_big.  An oversized body is still read to its end, up
- * to discard bytes past cap: closing a unix socket with bytes unread makes
- * the kernel reset it, and nginx, still writing the body or reading our
- * reply, would answer 502 instead of our 413.  Past cap + discard reading
- * stops, and the reply may be lost that way: the budget bounds what a
- * peer can make an acceptor copy, as the watchdog (twice the read timeout)
- * bounds the time.  Returns the byte count, or -1 when the stream broke
- * (the connection cannot be answered reliably); *at_end says whether the
- * stream's end was reached (nothing of this request is left unread). */
-static long drain_stdin(FCGX_Stream *in, size_t cap, size_t discard, bool *too_big,
-                        bool *at_end)
-{
-	char buf[16384];
-	size_t total = 0;
-	int n = 1;
-	while (total <= cap + discard && (n = FCGX_GetStr(buf, sizeof buf, in)) > 0)
-		total += (size_t)n;
-	if (total > cap)
-		*too_big = true;
-	*at_end = n == 0;
-	return FCGX_GetError(in) ? -1 : (long)total;
-}
-
-/* CONTENT_LENGTH as nginx sends it: empty or absent for no body, else
- * decimal digits.  Anything else is -1 (a 400).  A number past what fits
- * saturates: it is over any --max-body either way. */
-static int parse_content_length(const char *v, unsigned long long *out)
-{
-	unsigned long long n = 0;
-	*out = 0;
-	if (!v)
-		return 0;
-	for (const char *p = v; *p; p++) {
-		if (*p < '0' || *p > '9')
-			return -1;
-		unsigned d = (unsigned)(*p - '0');
-		n = n > (ULLONG_MAX - d) / 10 ? ULLONG_MAX : n * 10 + d;
-	}
-	*out = n;
-	return 0;
-}
-
 /* Publishes (fd >= 0) or clears what thread i reads, for the watchdog and
  * acceptor_stop.  Refuses to publish once stopping: acceptor_stop cuts the
  * published fds under the same lock, so a read that starts later would be
@@ -257,77 +183,43 @@ static bool set_slot(struct acceptor *a, unsigned i, int fd)
 	bool ok = fd < 0 || !atomic_load(&a->stopping);
 	a->slots[i].fd = ok ? fd : -1;
 	a->slots[i].since_ms = clock_ms();
-	a->slots[i].ino = 0;
 	pthread_mutex_unlock(&a->mu);
 	return ok;
 }
 
 static void serve(struct acceptor *a, unsigned self, int fd, bool reused)
 {
-	FCGX_Request fr;
-	FCGX_InitRequest(&fr, -1, 0);
-	fr.ipcFd = fd;
-	/* FCGX_Accept_r starts by finishing the previous request on this
-	 * struct; keepConnection stops that from closing our fd.  BEGIN_REQUEST
-	 * then sets it from the record's FCGI_KEEP_CONN flag. */
-	fr.keepConnection = 1;
 	if (!set_slot(a, self, fd)) {
 		close(fd);
 		return;
 	}
-	int rc = FCGX_Accept_r(&fr);
+	struct fcgi_in_result in;
+	int rc = fcgi_in_read(a->readers[self], fd, &a->in_opts, &in);
+	/* Reading is over: from here the watchdog must not touch this fd,
+	 * whose number may be reused once it is closed. */
+	set_slot(a, self, -1);
 	if (rc < 0) {
-		/* Protocol error, EOF or read timeout: libfcgi has closed the
-		 * fd, then failed to accept on listen socket -1.  (It closed it
-		 * while the slot still names it: the slot's inode keeps the
-		 * watchdog off a connection that reuses the number.) */
-		set_slot(a, self, -1);
-		log_debug("msg=\"request not read\" rc=%d", rc);
+		/* A protocol error, EOF or a read timeout: nothing more of
+		 * this connection can be trusted. */
+		fcgi_in_warn(rc);
+		close(fd);
 		return;
 	}
 
 	struct request *r = request_new(fd);
 	if (!r) {
-		set_slot(a, self, -1);
-		FCGX_Free(&fr, 0);
 		close(fd);
 		log_error("msg=\"out of memory for a request\"");
 		return;
 	}
-	r->id = (uint16_t)fr.requestId;
-	r->keep_conn = fr.keepConnection != 0;
+	r->id = in.id;
+	r->keep_conn = in.keep_conn;
 	r->reused = reused;
-	r->head = param_is(fr.envp, "REQUEST_METHOD", "HEAD");
-	const char *page = FCGX_GetParam("FCGI_APP_STATUS", fr.envp);
-	if (page)
-		r->page = (uint8_t)request_page(page, FCGX_GetParam("QUERY_STRING", fr.envp));
-
-	unsigned long long clen;
-	bool bad_length = parse_content_length(FCGX_GetParam("CONTENT_LENGTH", fr.envp),
-	                                       &clen) < 0;
-	bool too_big = clen > a->opts.max_body, at_end = false;
-	/* A body announced past the discard budget is not read at all. */
-	long got = clen > (unsigned long long)a->opts.max_body + a->opts.max_discard
-	               ? 0
-	               : drain_stdin(fr.in, a->opts.max_body, a->opts.max_discard,
-	                             &too_big, &at_end);
-	/* Reading is over: from here the watchdog must not touch this fd,
-	 * whose number may be reused once it is closed. */
-	set_slot(a, self, -1);
-	if (got < 0) {
-		FCGX_Free(&fr, 0);
-		close(fd);
-		request_free(r);
-		return;
-	}
-	if (too_big)
+	r->head = in.head;
+	r->page = (uint8_t)request_page(in.page, in.page_len, in.query, in.query_len);
+	if (in.too_big)
 		r->early_status = 413;
-	else if (fr.role != FCGI_RESPONDER || bad_length)
-		r->early_status = 400;
-
-	size_t len = 0;
-	const char *path = request_path(fr.envp, &len);
-	if (!path && !r->early_status)
+	else if (in.role != FCGI_RESPONDER || in.bad_length || !in.path)
 		r->early_status = 400;
 	/* Unless the request was read to its end, bytes may follow (a body
 	 * left unread, a FILTER's data stream): the connection is closed after
@@ -335,14 +227,14 @@ static void serve(struct acceptor *a, unsigned self, int fd, bool reused)
 	 * read whole may keep it, 413 or not: a close nginx has not seen yet
 	 * when it reuses the connection would turn its next request into a
 	 * 502. */
-	if (!at_end || fr.role != FCGI_RESPONDER)
+	if (!in.at_end || in.role != FCGI_RESPONDER)
 		r->keep_conn = false;
-	if (path) {
-		struct router_match m = router_match(path, len, a->opts.max_sleep);
+	if (in.path) {
+		struct router_match m = router_match(in.path, in.path_len,
+		                                     a->opts.max_sleep);
 		r->route = (uint8_t)m.route;
 		r->seconds = m.seconds;
 	}
-	FCGX_Free(&fr, 0); /* frees libfcgi's ~16 KB of buffers, keeps fd */
 	a->deliver(a->ctx, r);
 }
 
@@ -496,8 +388,9 @@ static void accept_batch(struct acceptor *a)
 	pthread_mutex_lock(&a->accept_mu);
 	while (n < ACCEPT_BATCH && !atomic_load(&a->stopping) &&
 	       !atomic_load(&a->unlistened)) {
-		/* Without SOCK_NONBLOCK the new fd is blocking, as libfcgi
-		 * needs; the loop only ever uses MSG_DONTWAIT on it. */
+		/* Without SOCK_NONBLOCK the new fd is blocking, as the
+		 * reader needs (SO_RCVTIMEO bounds each read); the loop only
+		 * ever uses MSG_DONTWAIT on it. */
 		int fd = accept4(a->listen_fd, NULL, NULL, SOCK_CLOEXEC);
 		if (fd >= 0) {
 			fds[n++] = fd;
@@ -694,8 +587,7 @@ static void *acceptor_main(void *arg)
 			/* nginx closed a kept connection with nothing unread:
 			 * close it here.  After a fire in keep-alive mode nginx
 			 * closes thousands (all but its `keepalive` cache); going
-			 * through libfcgi (two 8 KB buffers, the slot, an EOF read)
-			 * for each one held every other event in this epoll set,
+			 * through the reader (the slot, an EOF read) for each one held every other event in this epoll set,
 			 * new requests included, behind them.  Bytes still unread
 			 * (a request sent before a half-close) are served. */
 			int unread = 0;
@@ -708,14 +600,6 @@ static void *acceptor_main(void *arg)
 		atomic_fetch_sub(&a->serving, 1);
 	}
 	return NULL;
-}
-
-/* Under mu: whether sl's number is known to name another file now than
- * the socket the watchdog saw on its first look (see struct slot). */
-static bool slot_moved(const struct slot *sl)
-{
-	struct stat st;
-	return sl->ino != 0 && (fstat(sl->fd, &st) < 0 || st.st_ino != sl->ino);
 }
 
 /* A peer that trickles its request one byte per read timeout would hold a
@@ -742,16 +626,8 @@ static void *watchdog_main(void *arg)
 			struct slot *sl = &a->slots[i];
 			if (sl->fd < 0)
 				continue;
-			/* Only a socket seen on an earlier tick is cut, and only
-			 * while the number still names it. */
-			if (sl->ino == 0) {
-				struct stat st;
-				if (fstat(sl->fd, &st) == 0)
-					sl->ino = st.st_ino;
-				continue;
-			}
-			if (slot_moved(sl))
-				continue;
+			/* Under mu the slot's fd is still its thread's open
+			 * connection (struct slot). */
 			if (now - sl->since_ms > limit) {
 				shutdown(sl->fd, SHUT_RDWR);
 				sl->since_ms = now; /* once per limit, not per tick */
@@ -823,6 +699,16 @@ int acceptor_start(struct acceptor **out, int listen_fd,
 	a->idle_head = a->idle_tail = -1;
 	a->threads = calloc(a->opts.threads, sizeof *a->threads);
 	a->slots = calloc(a->opts.threads, sizeof *a->slots);
+	a->readers = calloc(a->opts.threads, sizeof *a->readers);
+	a->in_opts = (struct fcgi_in_opts){
+		.max_params = a->opts.max_params,
+		.max_body = a->opts.max_body,
+		.max_discard = a->opts.max_discard,
+		/* Connections are bounded by fds only (shedding takes over at
+		 * the limit); requests held at once by --max-pending. */
+		.max_conns = (unsigned long)a->idle_cap,
+		.max_reqs = a->opts.max_pending,
+	};
 	pthread_mutex_init(&a->mu, NULL);
 	pthread_mutex_init(&a->accept_mu, NULL);
 	pthread_condattr_t cattr;
@@ -831,8 +717,12 @@ int acceptor_start(struct acceptor **out, int listen_fd,
 	pthread_condattr_setclock(&cattr, CLOCK_MONOTONIC);
 	pthread_cond_init(&a->stop_cv, &cattr);
 	pthread_condattr_destroy(&cattr);
-	if (a->wake_fd < 0 || a->ep_fd < 0 || !a->threads || !a->slots || !a->idle)
+	if (a->wake_fd < 0 || a->ep_fd < 0 || !a->threads || !a->slots ||
+	    !a->readers || !a->idle)
 		goto fail;
+	for (unsigned i = 0; i < a->opts.threads; i++)
+		if (!(a->readers[i] = fcgi_in_reader_new(a->opts.max_params)))
+			goto fail;
 	struct epoll_event lev = {.events = EPOLLIN, .data.u64 = TAG_LISTEN};
 	struct epoll_event wev = {.events = EPOLLIN, .data.u64 = TAG_WAKE};
 	if (epoll_ctl(a->ep_fd, EPOLL_CTL_ADD, listen_fd, &lev) < 0 ||
@@ -884,13 +774,11 @@ void acceptor_stop(struct acceptor *a)
 	if (!a)
 		return;
 	atomic_store(&a->stopping, true);
-	/* A thread inside libfcgi may be blocked on a slow peer: cut that
-	 * connection so the join below is quick.  Not a number the watchdog
-	 * has seen name another socket (one read for under a tick is cut
-	 * unchecked: its thread must not hold up the join). */
+	/* A thread reading a request may be blocked on a slow peer: cut that
+	 * connection so the join below is quick. */
 	pthread_mutex_lock(&a->mu);
 	for (unsigned i = 0; a->slots && i < a->started; i++)
-		if (a->slots[i].fd >= 0 && !slot_moved(&a->slots[i]))
+		if (a->slots[i].fd >= 0)
 			shutdown(a->slots[i].fd, SHUT_RDWR);
 	pthread_mutex_unlock(&a->mu);
 	if (a->wake_fd >= 0) {
@@ -929,6 +817,9 @@ void acceptor_stop(struct acceptor *a)
 	pthread_mutex_destroy(&a->accept_mu);
 	free(a->threads);
 	free(a->slots);
+	for (unsigned i = 0; a->readers && i < a->opts.threads; i++)
+		fcgi_in_reader_free(a->readers[i]);
+	free(a->readers);
 	free(a);
 }
 

@@ -31,13 +31,18 @@ static const struct option_spec specs[] = {
 	{"listen", "FCGI_APP_LISTEN", OPT_STR, F(listen_addr), 0, 0,
 	 "HOST:PORT, TCP instead of the unix socket (keep it loopback)"},
 	{"socket-mode", "FCGI_APP_SOCKET_MODE", OPT_MODE, F(socket_mode), 0, 0777,
-	 "octal permissions of the socket (default 0660)"},
+	 "octal permissions of the socket (default 0660); a mode that lets "
+	 "others write is refused unless --socket-mode-force"},
+	{"socket-mode-force", "FCGI_APP_SOCKET_MODE_FORCE", OPT_FLAG,
+	 F(socket_mode_force), 0, 0,
+	 "allow a --socket-mode that lets others write (o+w): any local user "
+	 "could then talk FastCGI to the app"},
 	{"socket-group", "FCGI_APP_SOCKET_GROUP", OPT_STR, F(socket_group), 0, 0,
 	 "group of the socket, e.g. www-data (default: unchanged)"},
 	{"backlog", "FCGI_APP_BACKLOG", OPT_UINT, F(backlog), 1, 65535,
 	 "listen backlog; a full one is a 502 from nginx (default 4096)"},
 	{"acceptors", "FCGI_APP_ACCEPTORS", OPT_UINT, F(acceptors), 1, 64,
-	 "threads that read requests with libfcgi (default 2)"},
+	 "threads that read requests (default 2)"},
 	{"workers", "FCGI_APP_WORKERS", OPT_UINT, F(workers), 1, 1024,
 	 "thread pool size for blocking work (default 10)"},
 	{"queue", "FCGI_APP_QUEUE", OPT_UINT, F(queue), 0, 1000000,
@@ -58,6 +63,9 @@ static const struct option_spec specs[] = {
 	{"max-discard", "FCGI_APP_MAX_DISCARD", OPT_SIZE, F(max_discard), 0, 1 << 30,
 	 "bytes past --max-body read and dropped so the 413 reaches nginx; a "
 	 "larger body is cut off (default 16777216)"},
+	{"max-params", "FCGI_APP_MAX_PARAMS", OPT_SIZE, F(max_params), 1024,
+	 16777216, "bytes of FastCGI params one request may send; more closes "
+	 "the connection (default 65536)"},
 	{"read-timeout-ms", "FCGI_APP_READ_TIMEOUT_MS", OPT_UINT,
 	 F(read_timeout_ms), 1, 600000,
 	 "ms a request read may stall before it is dropped (default 5000)"},
@@ -108,6 +116,7 @@ void config_defaults(struct config *c)
 		.max_sleep = 60,
 		.max_body = 65536,
 		.max_discard = 16777216,
+		.max_params = 65536,
 		.read_timeout_ms = 5000,
 		.write_timeout = 30,
 		.idle_timeout = 120,
@@ -131,7 +140,13 @@ static int set_value(struct config *c, const struct option_spec *s,
 		return 0;
 	}
 	if (s->kind == OPT_FLAG) {
-		*(bool *)(void *)base = true;
+		/* A flag given on the command line is v == NULL; from the
+		 * environment, 1 or 0. */
+		if (v && strcmp(v, "1") != 0 && strcmp(v, "0") != 0) {
+			fprintf(stderr, "fcgi_app: %s: '%s' is not 0 or 1\n", origin, v);
+			return -1;
+		}
+		*(bool *)(void *)base = !v || strcmp(v, "1") == 0;
 		return 0;
 	}
 	if (s->kind == OPT_LEVEL) {
@@ -237,12 +252,24 @@ int config_load(struct config *c, int argc, char **argv)
 		}
 		char origin[64];
 		snprintf(origin, sizeof origin, "--%s", specs[ch].name);
-		if (set_value(c, &specs[ch], optarg ? optarg : "", origin) < 0)
+		if (set_value(c, &specs[ch],
+		              specs[ch].kind == OPT_FLAG ? NULL : optarg ? optarg : "",
+		              origin) < 0)
 			return -1;
 		c->given |= 1ull << ch;
 	}
 	if (optind < argc) {
 		fprintf(stderr, "fcgi_app: unexpected argument '%s'\n", argv[optind]);
+		return -1;
+	}
+	if (!c->listen_addr && (c->socket_mode & 0002) && !c->socket_mode_force) {
+		fprintf(stderr,
+		        "fcgi_app: --socket-mode %04o lets every local user write to "
+		        "the socket, so any local process could talk FastCGI to the "
+		        "app; give the socket a group only nginx's user is in "
+		        "(--socket-group, mode 0660), or pass --socket-mode-force "
+		        "(FCGI_APP_SOCKET_MODE_FORCE=1) to allow it\n",
+		        c->socket_mode);
 		return -1;
 	}
 	if (!c->socket_path && !c->listen_addr) {

@@ -1,15 +1,13 @@
 /*
  * fcgi_app: Klein's "Non-Blocking Recipes" as a FastCGI backend for nginx.
  *
- * Start order: options -> fd limit -> FCGX_Init (then take back the signals
- * it grabs) -> event_base with pthreads -> listening socket -> worker pool
+ * Start order: options -> fd limit -> signals -> event_base with pthreads -> listening socket -> worker pool
  * -> routes -> server (acceptor threads) -> loop.  Teardown runs in reverse.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <event2/event.h>
 #include <event2/thread.h>
-#include <fcgiapp.h>
 #include <fastcgi.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -225,18 +223,10 @@ int main(int argc, char **argv)
 	struct event *sigterm = NULL, *sigint = NULL;
 
 	raise_fd_limit();
-	/* libfcgi only closes fds on protocol errors here; do not let it
-	 * linger 2 s on each. */
-	setenv("LIBFCGI_OS_CLOSE_POLL_TIMEOUT", "100", 0);
-	if (FCGX_Init() != 0) {
-		log_error("msg=\"FCGX_Init failed\"");
-		goto out;
-	}
-	/* FCGX_Init installed handlers for SIGPIPE, SIGUSR1 and SIGTERM; the
-	 * loop handles TERM/INT itself, and a broken pipe is an error code. */
+	/* A broken pipe is an error code; a stray SIGUSR1 must not kill the
+	 * app.  TERM and INT are the loop's (evsignal). */
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGUSR1, SIG_IGN);
-	signal(SIGTERM, SIG_DFL);
 
 	if (evthread_use_pthreads() < 0 || !(base = event_base_new())) {
 		log_error("msg=\"cannot create the event loop\"");

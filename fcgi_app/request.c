@@ -26,28 +26,36 @@ void request_free(struct request *r)
 
 /* Whether the query has `key` as one of its &-separated items, bare or
  * with a value ("json", "json=1"). */
-static bool query_has(const char *q, const char *key)
+static bool query_has(const char *q, size_t len, const char *key)
 {
 	size_t kl = strlen(key);
-	while (q && *q) {
-		size_t n = strcspn(q, "&");
+	while (q && len > 0) {
+		const char *amp = memchr(q, '&', len);
+		size_t n = amp ? (size_t)(amp - q) : len;
 		if (n >= kl && memcmp(q, key, kl) == 0 && (n == kl || q[kl] == '='))
 			return true;
-		q += n + (q[n] == '&');
+		q += n + (amp != NULL);
+		len -= n + (amp != NULL);
 	}
 	return false;
 }
 
-enum request_page request_page(const char *v, const char *query)
+static bool value_is(const char *v, size_t vlen, const char *word)
+{
+	return vlen == strlen(word) && memcmp(v, word, vlen) == 0;
+}
+
+enum request_page request_page(const char *v, size_t vlen, const char *query,
+                               size_t qlen)
 {
 	if (!v)
 		return REQUEST_PAGE_NONE;
-	if (strcmp(v, "1") == 0)
-		return query_has(query, "json") ? REQUEST_PAGE_STATUS_JSON
-		                                : REQUEST_PAGE_STATUS;
-	if (strcmp(v, "metrics") == 0)
+	if (value_is(v, vlen, "1"))
+		return query_has(query, qlen, "json") ? REQUEST_PAGE_STATUS_JSON
+		                                      : REQUEST_PAGE_STATUS;
+	if (value_is(v, vlen, "metrics"))
 		return REQUEST_PAGE_METRICS;
-	if (strcmp(v, "ping") == 0)
+	if (value_is(v, vlen, "ping"))
 		return REQUEST_PAGE_PING;
 	return REQUEST_PAGE_NONE;
 }

@@ -790,6 +790,8 @@ int server_start(struct server *s, int listen_fd)
 		.read_timeout_ms = s->cfg->read_timeout_ms,
 		.max_sleep = s->cfg->max_sleep,
 		.idle_timeout_s = s->cfg->idle_timeout,
+		.max_params = s->cfg->max_params,
+		.max_pending = s->cfg->max_pending,
 	};
 	return acceptor_start(&s->acceptor, listen_fd, &o, server_deliver, s);
 }

@@ -1,15 +1,14 @@
 /*
- * acceptor: the threads that let libfcgi read requests.
+ * acceptor: the threads that read requests.
  *
- * libfcgi only parses from a blocking fd, so every FCGX_* call runs here,
+ * Requests are read from blocking fds (fcgi_in), so that work runs here,
  * never on the loop.  The threads share one epoll set: the listening
  * socket, and the kept-alive connections the loop handed back after a
  * reply (acceptor_keep), each waiting for nginx's next request.  A thread
- * accepts the connection itself (so EMFILE and peer checks are ours, not
- * libfcgi's OS_Accept), lets FCGX_Accept_r read BEGIN_REQUEST and the
- * params from that fd, drains stdin under a cap, routes, frees libfcgi's
- * buffers with FCGX_Free(req, 0) and hands a small struct request to the
- * loop.
+ * accepts the connection itself (EMFILE shedding, FCGI_WEB_SERVER_ADDRS),
+ * reads BEGIN_REQUEST, the params and stdin with fcgi_in_read (which
+ * checks every record and answers management records), routes, and hands
+ * a small struct request to the loop.
  *
  * An idle kept connection costs an fd, an epoll registration and a 24-byte
  * table entry; never a thread.  The watchdog thread closes those idle past
@@ -31,6 +30,8 @@ struct acceptor_opts {
 	unsigned read_timeout_ms; /* a peer that stalls mid-request is dropped */
 	unsigned long max_sleep;  /* for the router */
 	unsigned idle_timeout_s;  /* a kept connection idle longer is closed */
+	size_t max_params;        /* a request's params stream; more closes */
+	unsigned max_pending;     /* FCGI_MAX_REQS, for FCGI_GET_VALUES */
 };
 
 /* Runs on an acceptor thread; takes ownership of `r`. */
@@ -39,7 +40,7 @@ typedef void (*acceptor_deliver_fn)(void *ctx, struct request *r);
 /* Starts the threads on `listen_fd` (non-blocking, owned by the caller)
  * and stores the acceptor in *out before the first of them starts, since
  * `deliver` may need it (acceptor_keep) from the first request on; *out is
- * NULL again on error.  0 or -errno.  FCGX_Init must have run. */
+ * NULL again on error.  0 or -errno. */
 int acceptor_start(struct acceptor **out, int listen_fd,
                    const struct acceptor_opts *o, acceptor_deliver_fn deliver,
                    void *ctx);

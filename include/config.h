@@ -19,9 +19,10 @@ struct config {
 	const char *socket_path;   /* unix socket to create */
 	const char *listen_addr;   /* HOST:PORT: TCP instead (NULL: unix) */
 	unsigned socket_mode;      /* permission bits of the socket file */
+	bool socket_mode_force;    /* allow o+w in socket_mode */
 	const char *socket_group;  /* group of the socket file, or NULL */
 	unsigned backlog;          /* listen() backlog */
-	unsigned acceptors;        /* libfcgi reader threads */
+	unsigned acceptors;        /* request reader threads */
 	unsigned workers;          /* thread pool size */
 	unsigned queue;            /* jobs that may wait for a worker */
 	unsigned max_pending;      /* requests held at once; 503 past it
@@ -35,6 +36,7 @@ struct config {
 	unsigned long max_sleep;   /* /sleep/<n> above it: 400 */
 	size_t max_body;           /* request body bytes; 413 past it */
 	size_t max_discard;        /* past max_body, bytes read to answer 413 */
+	size_t max_params;         /* params stream bytes of one request */
 	unsigned read_timeout_ms;  /* a stalled request read is dropped */
 	unsigned write_timeout;    /* seconds nginx may take to read a reply */
 	unsigned idle_timeout;     /* seconds a kept connection may idle */

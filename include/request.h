@@ -18,6 +18,7 @@
 
 #include <event2/event_struct.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "router.h"
@@ -78,9 +79,11 @@ struct request *request_new(int fd);
  * business (the server closes or hands on the fd, drops the Deferred). */
 void request_free(struct request *r);
 
-/* The page FCGI_APP_STATUS's value `v` (NULL: not set) asks for, given
- * the request's QUERY_STRING (may be NULL).  Unknown values are
- * REQUEST_PAGE_NONE: the path is routed as usual. */
-enum request_page request_page(const char *v, const char *query);
+/* The page FCGI_APP_STATUS's value `v` (vlen bytes; NULL: not set) asks
+ * for, given the request's QUERY_STRING (qlen bytes; may be NULL).  Neither
+ * need be NUL-terminated.  Unknown values are REQUEST_PAGE_NONE: the path
+ * is routed as usual. */
+enum request_page request_page(const char *v, size_t vlen, const char *query,
+                               size_t qlen);
 
 #endif
