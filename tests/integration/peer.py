@@ -34,6 +34,17 @@
                                      MAX; then read them all, send one
                                      more and print "sent N answered M
                                      stalled yes|no", then its status line
+  peer.py raw SOCK CASE [COUNT]      send the raw records of CASE (see
+                                     CASES: records nginx never sends), on
+                                     COUNT connections (default 1), one
+                                     after the other.  A management case
+                                     prints the reply record ("record TYPE
+                                     pairs|hex CONTENT pad HEX") and then
+                                     the status line of a GET /coro on the
+                                     same connection; any other prints
+                                     "closed SECONDS" (EOF, nothing
+                                     answered), "answered N bytes" or
+                                     "held" (neither in 5 s)
 """
 import fcntl
 import os
@@ -63,6 +74,55 @@ def record(rtype, content):
 
 def nv(name, value):
     return bytes([len(name), len(value)]) + name + value
+
+
+def raw_record(rtype, rid, content, padding=0, version=1):
+    return (struct.pack(">BBHHBB", version, rtype, rid, len(content),
+                        padding, 0) + content + b"\0" * padding)
+
+
+BEGIN_BODY = struct.pack(">HB5x", 1, 0)  # RESPONDER, no FCGI_KEEP_CONN
+BEGIN = raw_record(1, 1, BEGIN_BODY)
+BIG = b"\x05" + struct.pack(">I", 79000 | 0x80000000) + b"X_BIG" + b"x" * 79000
+# The two libfcgi bugs (../shared/design/LIBFCGI-NOTES.md 1.4, 1.4b), then
+# one case per class of record the app refuses.  "mgmt" cases are answered.
+CASES = {
+    # CVE-2025-23016 remnant: a type-9 record whose two lengths are
+    # 0xfffffffe (libfcgi: Malloc assertion, SIGABRT); 40 bytes.
+    "cve_remnant": (BEGIN + raw_record(9, 0, b"\xff\xff\xff\xfe" * 2)
+                    + raw_record(4, 1, b"")),
+    # The same lengths in the params.
+    "cve_params": (BEGIN + raw_record(4, 1, b"\xff\xff\xff\xfe" * 2)
+                   + raw_record(4, 1, b"")),
+    # libfcgi's ProcessManagementRecord overflows its 64-byte reply buffer
+    # with 4 names; 1-3 leak stack bytes in the padding.
+    "mgmt_overflow": raw_record(9, 0, b"\x0e\x00FCGI_MAX_CONNS" * 4),
+    "mgmt_values": raw_record(9, 0, b"\x0e\x00FCGI_MAX_CONNS"
+                              b"\x0d\x00FCGI_MAX_REQS\x0f\x00FCGI_MPXS_CONNS"
+                              b"\x0b\x00NO_SUCH_VAR"),
+    "mgmt_unknown": raw_record(200, 0, b"abc", padding=5),
+    "bad_version": raw_record(1, 1, BEGIN_BODY, version=2),
+    "unknown_type": BEGIN + raw_record(12, 1, b""),
+    "app_type": BEGIN + raw_record(6, 1, b"Status: 200 OK\r\n\r\n"),
+    "bad_length": raw_record(1, 1, BEGIN_BODY + b"\0"),
+    "bad_padding": BEGIN + raw_record(4, 1, nv(b"A", b"B"), padding=8),
+    "other_id": BEGIN + raw_record(4, 2, nv(b"REQUEST_METHOD", b"GET")),
+    "no_begin": raw_record(4, 1, nv(b"REQUEST_METHOD", b"GET")),
+    "second_begin": BEGIN + raw_record(1, 2, BEGIN_BODY),
+    "params_cap": (BEGIN + raw_record(4, 1, BIG[:40000])
+                   + raw_record(4, 1, BIG[40000:]) + raw_record(4, 1, b"")),
+}
+
+
+def pairs(content):
+    out, off = [], 0
+    while off < len(content):
+        nl, vl = content[off], content[off + 1]
+        off += 2
+        out.append(content[off:off + nl].decode() + "="
+                   + content[off + nl:off + nl + vl].decode())
+        off += nl + vl
+    return ",".join(out)
 
 
 def request(path, method=b"GET", keep=False, length=None, body=b""):
@@ -233,6 +293,44 @@ def main():
         print("sent %d answered %d stalled %s"
               % (sent, answered, "yes" if stalled else "no"))
         print(status_line(read_reply(s, 5)))
+    elif mode == "raw":
+        case = sys.argv[3]
+        for i in range(int(sys.argv[4]) if len(sys.argv) > 4 else 1):
+            if i:
+                s = connect(addr)
+            t0 = time.monotonic()
+            s.sendall(CASES[case])
+            if case.startswith("mgmt_"):
+                data, rec = b"", None
+                s.settimeout(5)
+                while rec is None:
+                    chunk = s.recv(4096)
+                    if not chunk:
+                        break
+                    data += chunk
+                    if len(data) >= 8:
+                        clen, plen = struct.unpack(">HB", data[4:7])
+                        if len(data) >= 8 + clen + plen:
+                            rec = data
+                if rec is None:
+                    print("closed")
+                    continue
+                clen, plen = struct.unpack(">HB", data[4:7])
+                content = data[8:8 + clen]
+                shown = pairs(content) if data[1] == 10 else content.hex()
+                print("record %d %s pad %s" % (data[1], shown,
+                      data[8 + clen:8 + clen + plen].hex()))
+                s.sendall(request(b"/coro"))
+                print(status_line(read_reply(s, 5)))
+            else:
+                data, eof = read_all(s, 5)
+                if data:
+                    print("answered %d bytes" % len(data))
+                elif eof:
+                    print("closed %.2f" % (time.monotonic() - t0))
+                else:
+                    print("held")
+            s.close()
     elif mode == "coro":
         s.send(request(b"/coro"))
         data, _ = read_all(s, 5)

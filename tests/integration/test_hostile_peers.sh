@@ -37,6 +37,62 @@ check_true "junk bytes get the connection closed at once ($junk)" \
 get /coro
 check "/coro after junk" 200 "$STATUS"
 
+# Records nginx never sends, straight to the socket.  libfcgi parsed them
+# before the app did: the CVE-2025-23016 remnant aborted the app, and
+# FCGI_GET_VALUES overflowed its stack.  Each refused record closes the
+# connection at once, with one warn line naming the class; management
+# records get the spec's answer (zero padding: nothing uninitialised); and
+# the same process answers the next request through nginx.
+app_pid=$STACK_APP_PID
+app_log=$IT_TMP/stack/app.log
+nofile=$(sed -n 's/.*msg="fd limit" nofile=\([0-9]*\).*/\1/p' "$app_log" | head -1)
+still_serving() { # CASE
+	get /coro
+	check "/coro through nginx after $1: 200 from the same process" \
+		"200 $app_pid" "$STATUS $(kill -0 "$app_pid" 2>/dev/null && echo "$STACK_APP_PID")"
+}
+reasons=""
+for c in cve_remnant:bad_length cve_params:bad_length bad_version:bad_version \
+	unknown_type:unknown_type app_type:unknown_type bad_length:bad_length \
+	bad_padding:bad_length other_id:bad_request_id no_begin:bad_request_id \
+	second_begin:bad_request_id params_cap:params_too_large; do
+	case=${c%%:*} reasons+=" ${c#*:}"
+	out=$($PEER raw "$STACK_SOCK" "$case")
+	check_true "$case: closed at once, nothing answered ($out)" \
+		awk -v a="$out" 'BEGIN { split(a, f, " "); exit !(f[1] == "closed" && f[2] < 0.5) }'
+	still_serving "$case"
+done
+# Rate-limited per class: the same class twice within a second is one line.
+for r in $(tr ' ' '\n' <<<"$reasons" | sort -u); do
+	check_true "the log has a warn line for $r" \
+		grep -q "level=warn msg=\"FastCGI input refused, connection closed\" reason=$r\$" "$app_log"
+done
+# zeros N: the hex of N zero bytes; pad_for LEN: the zero padding to 8.
+zeros() { printf '%0*d' $(( $1 * 2 )) 0; }
+pad_for() { zeros $(( (8 - $1 % 8) % 8 )); }
+out=$($PEER raw "$STACK_SOCK" mgmt_overflow)
+check "FCGI_GET_VALUES naming FCGI_MAX_CONNS 4 times: one answer, zero padding, the connection serves /coro" \
+	"record 10 FCGI_MAX_CONNS=$nofile pad $(pad_for $((16 + ${#nofile}))) Status: 200 OK" "$(tr '\n' ' ' <<<"$out" | sed 's/ $//')"
+still_serving mgmt_overflow
+out=$($PEER raw "$STACK_SOCK" mgmt_values)
+check "FCGI_GET_VALUES: the real values, unknown names left out, zero padding" \
+	"record 10 FCGI_MAX_CONNS=$nofile,FCGI_MAX_REQS=20000,FCGI_MPXS_CONNS=0 pad $(pad_for $((16 + ${#nofile} + 20 + 18))) Status: 200 OK" \
+	"$(tr '\n' ' ' <<<"$out" | sed 's/ $//')"
+out=$($PEER raw "$STACK_SOCK" mgmt_unknown)
+check "an unknown management type: FCGI_UNKNOWN_TYPE naming it, zeros after" \
+	"record 11 c800000000000000 pad  Status: 200 OK" "$(tr '\n' ' ' <<<"$out" | sed 's/ $//')"
+still_serving "the management records"
+# One warn line per class per second, however many peers repeat it.
+before=$(grep -c "reason=bad_version" "$app_log")
+t0=$(now_ms)
+out=$($PEER raw "$STACK_SOCK" bad_version 50 | sort | uniq -c | awk '{ print $1, $2 }')
+t=$(( $(now_ms) - t0 ))
+check "50 bad-version peers each closed" "50 closed" "$out"
+n=$(( $(grep -c "reason=bad_version" "$app_log") - before ))
+check_true "they logged $n warn lines in ${t} ms (at most one a second)" \
+	[ "$n" -ge 0 -a "$n" -le $(( t / 1000 + 1 )) ]
+still_serving "50 bad-version peers"
+
 # CONTENT_LENGTH is digits or nothing (what nginx sends); junk is a 400,
 # not a 413 or a 0.  A request read to its end keeps a kept connection,
 # whatever its answer: a close that nginx has not seen when it reuses the
@@ -104,6 +160,32 @@ fi
 kill -TERM $tpid; wait $tpid; rc=$?
 check "TCP app exits 0" 0 "$rc"
 check_true "no sanitizer report from the TCP instances" bash -c "! grep -qE 'Sanitizer|runtime error:' '$IT_TMP'/tcp*.log"
+
+# A socket others may write to is refused at start, unless forced.
+out=$("$STACK_ROOT/$BUILD/fcgi_app" --socket "$IT_TMP/ow.sock" --socket-mode 0666 2>&1); rc=$?
+check "--socket-mode 0666 exits 2" 2 "$rc"
+check_true "it says why and names the override" grep -q "lets every local user write.*--socket-mode-force" <<<"$out"
+check_true "no socket was created" [ ! -e "$IT_TMP/ow.sock" ]
+out=$(FCGI_APP_SOCKET_MODE=0602 "$STACK_ROOT/$BUILD/fcgi_app" --socket "$IT_TMP/ow.sock" 2>&1); rc=$?
+check "FCGI_APP_SOCKET_MODE=0602 (o+w) exits 2 too" 2 "$rc"
+for force in "--socket-mode-force" "env"; do
+	rm -f "$IT_TMP/ow.sock"
+	if [ "$force" = env ]; then
+		FCGI_APP_SOCKET_MODE_FORCE=1 "$STACK_ROOT/$BUILD/fcgi_app" --socket "$IT_TMP/ow.sock" \
+			--socket-mode 0666 2>"$IT_TMP/ow.log" &
+	else
+		"$STACK_ROOT/$BUILD/fcgi_app" --socket "$IT_TMP/ow.sock" --socket-mode 0666 \
+			--socket-mode-force 2>"$IT_TMP/ow.log" &
+	fi
+	opid=$!
+	stack_wait "[ -S '$IT_TMP/ow.sock' ]" 10
+	check "with $force, 0666 is allowed" "666 Status: 200 OK" \
+		"$(stat -c %a "$IT_TMP/ow.sock") $($PEER coro "$IT_TMP/ow.sock")"
+	kill -TERM $opid; wait $opid; rc=$?
+	check "the forced instance exits 0" 0 "$rc"
+done
+out=$(FCGI_APP_SOCKET_MODE_FORCE=yes "$STACK_ROOT/$BUILD/fcgi_app" --socket "$IT_TMP/ow.sock" 2>&1); rc=$?
+check "FCGI_APP_SOCKET_MODE_FORCE=yes (not 0 or 1) exits 2" 2 "$rc"
 
 # An empty socket path is a clear error, not a crash.
 out=$(FCGI_APP_SOCKET= "$STACK_ROOT/$BUILD/fcgi_app" 2>&1); rc=$?
