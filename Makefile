@@ -62,6 +62,7 @@ test_pattern_MODS  := pattern
 test_fanout_MODS   := fanout deferred failure clock log
 test_loopq_MODS    := loopq
 test_listener_MODS := listener
+test_fcgi_in_MODS  := fcgi_in clock log
 test_routes_MODS   := routes fanout pool loopq deferred failure clock router pattern log
 test_config_fds_MODS := config log
 test_metrics_MODS  := metrics router pattern log
