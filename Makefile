@@ -140,3 +140,4 @@ clean:
 -include $(OBJ:.o=.d) $(UNITOBJ:.o=.d) $(BUILD)/obj/examples/overview.d
 include mk/dist.mk
 include mk/bench.mk
+include mk/fuzz.mk
