@@ -5,7 +5,8 @@
 #                   on 127.0.0.1:8000 in the foreground (Ctrl-C stops both)
 #   make test       install missing packages; unit + integration tests, then
 #                   the same under ASan+UBSan, the unit tests under
-#                   ThreadSanitizer, then the unit tests and the app (two
+#                   ThreadSanitizer, the fuzz targets over their seed
+#                   corpus, then the unit tests and the app (two
 #                   suites) under valgrind
 #   make clean
 #
@@ -125,6 +126,7 @@ test: deps-build deps-test
 	$(MAKE) unit examples integration
 	$(MAKE) BUILD=build-asan CC=clang SANITIZE=address,undefined unit examples integration
 	$(MAKE) BUILD=build-tsan CC=clang SANITIZE=thread unit
+	$(MAKE) fuzz-replay
 	$(MAKE) BUILD=build-vg valgrind valgrind-integration
 	$(MAKE) BUILD=build-vg examples EXAMPLES_WRAP="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect"
 	@echo "test: all suites passed"
@@ -133,7 +135,7 @@ run: deps-build deps-run $(APP)
 	PORT=$(PORT) BUILD=$(BUILD) scripts/run.sh
 
 clean:
-	rm -rf build build-asan build-tsan build-vg
+	rm -rf build build-asan build-tsan build-vg build-fuzz
 
 .PHONY: all deps deps-% unit examples integration valgrind valgrind-integration test run clean
 .SECONDARY:

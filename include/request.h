@@ -11,7 +11,7 @@
  * next request of a kept connection).
  *
  * A held request costs this struct (an embedded struct event included) and
- * its Deferred; libfcgi's 16 KB of stream buffers are freed before hand-off.
+ * its Deferred; the buffers it was read with belong to the acceptor thread.
  */
 #ifndef FCGI_APP_REQUEST_H
 #define FCGI_APP_REQUEST_H
