@@ -85,7 +85,7 @@ still_serving "the management records"
 # One warn line per class per second, however many peers repeat it.
 before=$(grep -c "reason=bad_version" "$app_log")
 t0=$(now_ms)
-out=$($PEER raw "$STACK_SOCK" bad_version 50 | sort | uniq -c | awk '{ print $1, $2 }')
+out=$($PEER raw "$STACK_SOCK" bad_version 50 | awk '{ print $1 }' | sort | uniq -c | awk '{ print $1, $2 }')
 t=$(( $(now_ms) - t0 ))
 check "50 bad-version peers each closed" "50 closed" "$out"
 n=$(( $(grep -c "reason=bad_version" "$app_log") - before ))
