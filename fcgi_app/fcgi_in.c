@@ -464,6 +464,14 @@ int fcgi_in_read(struct fcgi_in_reader *rd, int fd, const struct fcgi_in_opts *o
 				res->at_end = rd->head == rd->tail;
 				return 0;
 			}
+			/* No route takes a body: it is read and dropped.  One
+			 * over max_body is still read to its end, up to
+			 * max_discard more: closing a unix socket with bytes
+			 * unread resets it, and nginx, still writing the body or
+			 * reading our reply, would answer 502 instead of our
+			 * 413.  Past the budget reading stops (the reply may be
+			 * lost that way): it bounds what a peer can make an
+			 * acceptor copy, as the watchdog bounds the time. */
 			res->body += h.length;
 			if (res->body > o->max_body)
 				res->too_big = true;
