@@ -704,9 +704,10 @@ int acceptor_start(struct acceptor **out, int listen_fd,
 		.max_params = a->opts.max_params,
 		.max_body = a->opts.max_body,
 		.max_discard = a->opts.max_discard,
-		/* Connections are bounded by fds only (shedding takes over at
-		 * the limit); requests held at once by --max-pending. */
-		.max_conns = (unsigned long)a->idle_cap,
+		/* The connections the fd budget allows (main.c), else the fd
+		 * limit itself; requests held at once: --max-pending. */
+		.max_conns = a->opts.max_conns ? a->opts.max_conns
+		                               : (unsigned long)a->idle_cap,
 		.max_reqs = a->opts.max_pending,
 	};
 	pthread_mutex_init(&a->mu, NULL);

@@ -299,13 +299,13 @@ int main(int argc, char **argv)
 		snprintf(where, sizeof where, "inherited=%s fd=%d", inherited_from,
 		         listen_fd);
 	log_info("msg=listening %s%s%s workers=%u queue=%u acceptors=%u "
-	         "max_pending=%u pending_timeout=%u max_sleep=%lu",
+	         "max_pending=%u pending_timeout=%u max_sleep=%lu max_conns=%u",
 	         app.inherited ? where : cfg.listen_addr ? "tcp" : "socket",
 	         app.inherited ? "" : "=",
 	         app.inherited ? "" : cfg.listen_addr ? cfg.listen_addr
 	                                               : cfg.socket_path,
 	         cfg.workers, cfg.queue, cfg.acceptors, cfg.max_pending,
-	         cfg.pending_timeout, cfg.max_sleep);
+	         cfg.pending_timeout, cfg.max_sleep, cfg.max_conns);
 	notify_ready(app.notify);
 
 	if (event_base_dispatch(base) < 0)

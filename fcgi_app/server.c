@@ -792,6 +792,7 @@ int server_start(struct server *s, int listen_fd)
 		.idle_timeout_s = s->cfg->idle_timeout,
 		.max_params = s->cfg->max_params,
 		.max_pending = s->cfg->max_pending,
+		.max_conns = s->cfg->max_conns,
 	};
 	return acceptor_start(&s->acceptor, listen_fd, &o, server_deliver, s);
 }

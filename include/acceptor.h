@@ -32,6 +32,7 @@ struct acceptor_opts {
 	unsigned idle_timeout_s;  /* a kept connection idle longer is closed */
 	size_t max_params;        /* a request's params stream; more closes */
 	unsigned max_pending;     /* FCGI_MAX_REQS, for FCGI_GET_VALUES */
+	unsigned max_conns;       /* FCGI_MAX_CONNS; 0: the fd limit */
 };
 
 /* Runs on an acceptor thread; takes ownership of `r`. */

@@ -45,7 +45,10 @@ check "/coro after junk" 200 "$STATUS"
 # the same process answers the next request through nginx.
 app_pid=$STACK_APP_PID
 app_log=$IT_TMP/stack/app.log
-nofile=$(sed -n 's/.*msg="fd limit" nofile=\([0-9]*\).*/\1/p' "$app_log" | head -1)
+# The values the app says it runs with.
+max_conns=$(sed -n 's/.*msg=listening .* max_conns=\([0-9]*\).*/\1/p' "$app_log" | head -1)
+max_reqs=$(sed -n 's/.*msg=listening .* max_pending=\([0-9]*\) .*/\1/p' "$app_log" | head -1)
+[ "${max_conns:-0}" -gt 0 ] || max_conns=$(sed -n 's/.*msg="fd limit" nofile=\([0-9]*\).*/\1/p' "$app_log" | head -1)
 still_serving() { # CASE
 	get /coro
 	check "/coro through nginx after $1: 200 from the same process" \
@@ -72,11 +75,11 @@ zeros() { printf '%0*d' $(( $1 * 2 )) 0; }
 pad_for() { zeros $(( (8 - $1 % 8) % 8 )); }
 out=$($PEER raw "$STACK_SOCK" mgmt_overflow)
 check "FCGI_GET_VALUES naming FCGI_MAX_CONNS 4 times: one answer, zero padding, the connection serves /coro" \
-	"record 10 FCGI_MAX_CONNS=$nofile pad $(pad_for $((16 + ${#nofile}))) Status: 200 OK" "$(tr '\n' ' ' <<<"$out" | sed 's/ $//')"
+	"record 10 FCGI_MAX_CONNS=$max_conns pad $(pad_for $((16 + ${#max_conns}))) Status: 200 OK" "$(tr '\n' ' ' <<<"$out" | sed 's/ $//')"
 still_serving mgmt_overflow
 out=$($PEER raw "$STACK_SOCK" mgmt_values)
 check "FCGI_GET_VALUES: the real values, unknown names left out, zero padding" \
-	"record 10 FCGI_MAX_CONNS=$nofile,FCGI_MAX_REQS=20000,FCGI_MPXS_CONNS=0 pad $(pad_for $((16 + ${#nofile} + 20 + 18))) Status: 200 OK" \
+	"record 10 FCGI_MAX_CONNS=$max_conns,FCGI_MAX_REQS=$max_reqs,FCGI_MPXS_CONNS=0 pad $(pad_for $((16 + ${#max_conns} + 15 + ${#max_reqs} + 18))) Status: 200 OK" \
 	"$(tr '\n' ' ' <<<"$out" | sed 's/ $//')"
 out=$($PEER raw "$STACK_SOCK" mgmt_unknown)
 check "an unknown management type: FCGI_UNKNOWN_TYPE naming it, zeros after" \
