@@ -217,6 +217,10 @@ static void serve(struct acceptor *a, unsigned self, int fd, bool reused)
 	r->reused = reused;
 	r->head = in.head;
 	r->page = (uint8_t)request_page(in.page, in.page_len, in.query, in.query_len);
+	/* For the log: nginx's $request_id (nginx/fcgi_app_params.conf). */
+	request_set_token(r->request_id, sizeof r->request_id, in.request_id,
+	                  in.request_id_len);
+	request_set_token(r->method, sizeof r->method, in.method, in.method_len);
 	if (in.too_big)
 		r->early_status = 413;
 	else if (in.role != FCGI_RESPONDER || in.bad_length || !in.path)

@@ -97,6 +97,15 @@ static const struct option_spec specs[] = {
 	 "reply, before the drain (default 1000)"},
 	{"log-level", "FCGI_APP_LOG_LEVEL", OPT_LEVEL, F(log_level), 0, 0,
 	 "error, warn, info or debug (default info)"},
+	{"log-file", "FCGI_APP_LOG_FILE", OPT_STR, F(log_file), 0, 0,
+	 "append the log to this file, reopened on SIGHUP or SIGUSR1 "
+	 "(default: stderr)"},
+	{"access-log", "FCGI_APP_ACCESS_LOG", OPT_FLAG, F(access_log), 0, 0,
+	 "one info line per request: method, route, status, duration, "
+	 "request id (variable: 1 or 0; default off)"},
+	{"error-log-rate", "FCGI_APP_ERROR_LOG_RATE", OPT_UINT, F(error_log_rate),
+	 0, 1000000, "most lines a second about 500, 503 or 504 answers, per "
+	 "status; the rest are counted; 0: none (default 10)"},
 	{"health", NULL, OPT_FLAG, F(health), 0, 0,
 	 "probe the app on --socket/--listen with GET /coro; exit 0 if 200"},
 };
@@ -128,6 +137,7 @@ void config_defaults(struct config *c)
 		.shutdown_grace = 10,
 		.handover_ms = 1000,
 		.log_level = LOG_LEVEL_INFO,
+		.error_log_rate = 10,
 	};
 }
 
@@ -190,8 +200,9 @@ static void usage(FILE *out)
 	fprintf(out,
 	        "usage: fcgi_app [options]\n"
 	        "A non-blocking FastCGI backend for nginx (Klein's Non-Blocking "
-	        "Recipes in C).\nRuns in the foreground and logs to stderr; "
-	        "SIGTERM or SIGINT drains and exits.\n\n");
+	        "Recipes in C).\nRuns in the foreground and logs to stderr or "
+	        "--log-file.\nSIGTERM, SIGINT or SIGQUIT drains and exits; SIGHUP or "
+	        "SIGUSR1 reopens the log\nfile; SIGUSR2 is ignored.\n\n");
 	for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++) {
 		const struct option_spec *s = &specs[i];
 		fprintf(out, "  --%-18s %-26s %s", s->name, s->env ? s->env : "",

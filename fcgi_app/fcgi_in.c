@@ -345,7 +345,7 @@ static int parse_content_length(const char *v, size_t len, unsigned long long *o
 
 /* The few params the app uses, from one pass over the stream; the first of
  * a repeated name counts (as libfcgi's FCGX_GetParam had it). */
-enum { P_DOC, P_URI, P_METHOD, P_STATUS, P_CLEN, P_QUERY, P_N };
+enum { P_DOC, P_URI, P_METHOD, P_STATUS, P_CLEN, P_QUERY, P_ID, P_N };
 static const struct {
 	const char *name;
 	size_t len;
@@ -356,6 +356,7 @@ static const struct {
 	[P_STATUS] = {"FCGI_APP_STATUS", 15},
 	[P_CLEN] = {"CONTENT_LENGTH", 14},
 	[P_QUERY] = {"QUERY_STRING", 12},
+	[P_ID] = {"REQUEST_ID", 10},
 };
 
 static void pick_params(const struct fcgi_in_params *p, struct fcgi_in_result *res,
@@ -378,6 +379,10 @@ static void pick_params(const struct fcgi_in_params *p, struct fcgi_in_result *r
 	res->page_len = vl[P_STATUS];
 	res->query = v[P_QUERY];
 	res->query_len = vl[P_QUERY];
+	res->method = v[P_METHOD];
+	res->method_len = vl[P_METHOD];
+	res->request_id = v[P_ID];
+	res->request_id_len = vl[P_ID];
 	*clen = 0;
 	res->bad_length = v[P_CLEN] &&
 	                  parse_content_length(v[P_CLEN], vl[P_CLEN], clen) < 0;

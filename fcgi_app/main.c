@@ -1,8 +1,9 @@
 /*
  * fcgi_app: Klein's "Non-Blocking Recipes" as a FastCGI backend for nginx.
  *
- * Start order: options -> fd limit -> signals -> event_base with pthreads -> listening socket -> worker pool
- * -> routes -> server (acceptor threads) -> loop.  Teardown runs in reverse.
+ * Start order: options -> log file -> fd limit -> signals -> event_base
+ * with pthreads -> listening socket -> worker pool -> routes -> server
+ * (acceptor threads) -> loop.  Teardown runs in reverse.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -130,11 +131,26 @@ static size_t pending_count(void *server)
 	return server_pending(server);
 }
 
-static void on_signal(evutil_socket_t sig, short what, void *arg)
+static const char *signal_name(int sig)
+{
+	switch (sig) {
+	case SIGTERM: return "TERM";
+	case SIGINT: return "INT";
+	case SIGQUIT: return "QUIT";
+	case SIGHUP: return "HUP";
+	case SIGUSR1: return "USR1";
+	case SIGUSR2: return "USR2";
+	default: return "?";
+	}
+}
+
+/* TERM, INT, QUIT: drain and exit (QUIT too, as php-fpm users expect a
+ * stop from it, not a core dump). */
+static void on_stop(evutil_socket_t sig, short what, void *arg)
 {
 	struct app *app = arg;
 	(void)what;
-	log_info("msg=\"signal received\" signal=%d", (int)sig);
+	log_info("msg=\"signal received\" signal=%s", signal_name((int)sig));
 	notify_stopping(app->notify);
 	/* A second signal: leave the loop now. */
 	if (app->inherited)
@@ -142,6 +158,34 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	else
 		server_drain(app->server);
 	close_listener(app);
+}
+
+/* HUP, USR1: logrotate moved the log file; write to a new one at its
+ * path.  Requests go on as if nothing happened. */
+static void on_reopen(evutil_socket_t sig, short what, void *arg)
+{
+	const struct app *app = arg;
+	(void)what;
+	int rc = log_reopen();
+	if (rc < 0)
+		log_error("msg=\"cannot reopen the log file, still writing the "
+		          "old one\" signal=%s path=\"%s\" err=\"%s\"",
+		          signal_name((int)sig), app->cfg->log_file, strerror(-rc));
+	else
+		log_info("msg=\"log reopened\" signal=%s to=%s",
+		         signal_name((int)sig),
+		         app->cfg->log_file ? "file" : "stderr");
+}
+
+/* USR2: php-fpm's in-place reload.  The app has nothing to reload in
+ * place (a restart keeps no socket open unless systemd holds it), so it
+ * says so and goes on. */
+static void on_ignored(evutil_socket_t sig, short what, void *arg)
+{
+	(void)what;
+	(void)arg;
+	log_warn("msg=\"signal ignored: no reload in place; restart the app to "
+	         "apply new settings\" signal=%s", signal_name((int)sig));
 }
 
 /* --health: one FastCGI GET /coro over the configured socket.  Exit 0 when
@@ -213,6 +257,11 @@ int main(int argc, char **argv)
 	log_set_level((enum log_level)cfg.log_level);
 	if (cfg.health)
 		return health_check(&cfg);
+	if ((rc = log_open(cfg.log_file)) < 0) {
+		fprintf(stderr, "fcgi_app: --log-file %s: %s\n", cfg.log_file,
+		        strerror(-rc));
+		return 1;
+	}
 
 	int status = 1;
 	struct app app = {.cfg = &cfg, .listen_fd = -1};
@@ -220,13 +269,24 @@ int main(int argc, char **argv)
 	struct pool *pool = NULL;
 	struct routes *routes = NULL;
 	struct server *server = NULL;
-	struct event *sigterm = NULL, *sigint = NULL;
+	static const struct {
+		int sig;
+		event_callback_fn cb;
+	} handlers[] = {
+		{SIGTERM, on_stop}, {SIGINT, on_stop},     {SIGQUIT, on_stop},
+		{SIGHUP, on_reopen}, {SIGUSR1, on_reopen}, {SIGUSR2, on_ignored},
+	};
+	enum { NSIG_HANDLED = sizeof handlers / sizeof handlers[0] };
+	struct event *sigs[NSIG_HANDLED] = {0};
 
 	raise_fd_limit();
-	/* A broken pipe is an error code; a stray SIGUSR1 must not kill the
-	 * app.  TERM and INT are the loop's (evsignal). */
+	/* A broken pipe is an error code.  The loop takes the signals below
+	 * (evsignal); until it does, a stray SIGUSR1 or a logrotate's SIGHUP
+	 * must not kill the app. */
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGUSR1, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGUSR2, SIG_IGN);
 
 	if (evthread_use_pthreads() < 0 || !(base = event_base_new())) {
 		log_error("msg=\"cannot create the event loop\"");
@@ -276,12 +336,12 @@ int main(int argc, char **argv)
 		log_error("msg=\"cannot start\" err=\"out of memory\"");
 		goto out;
 	}
-	sigterm = evsignal_new(base, SIGTERM, on_signal, &app);
-	sigint = evsignal_new(base, SIGINT, on_signal, &app);
-	if (!sigterm || !sigint || evsignal_add(sigterm, NULL) < 0 ||
-	    evsignal_add(sigint, NULL) < 0) {
-		log_error("msg=\"cannot handle signals\"");
-		goto out;
+	for (size_t i = 0; i < NSIG_HANDLED; i++) {
+		sigs[i] = evsignal_new(base, handlers[i].sig, handlers[i].cb, &app);
+		if (!sigs[i] || evsignal_add(sigs[i], NULL) < 0) {
+			log_error("msg=\"cannot handle signals\"");
+			goto out;
+		}
 	}
 	if (fit_fd_limit(&cfg) < 0)
 		goto out;
@@ -324,12 +384,12 @@ out:
 	bool stuck = pool && pool_busy(pool) > 0;
 	if (!stuck)
 		pool_free(pool);
-	if (sigterm)
-		event_free(sigterm);
-	if (sigint)
-		event_free(sigint);
+	for (size_t i = 0; i < NSIG_HANDLED; i++)
+		if (sigs[i])
+			event_free(sigs[i]);
 	notify_free(app.notify);
 	if (base && !stuck)
 		event_base_free(base);
+	log_close();
 	return status;
 }

@@ -16,6 +16,27 @@ struct request *request_new(int fd)
 	return r;
 }
 
+static bool is_tchar(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       (c >= '0' && c <= '9') || (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+bool request_set_token(char *dst, size_t cap, const char *v, size_t vlen)
+{
+	if (cap == 0)
+		return false;
+	dst[0] = '\0';
+	if (!v || vlen == 0 || vlen >= cap)
+		return false;
+	for (size_t i = 0; i < vlen; i++)
+		if (!is_tchar((unsigned char)v[i]))
+			return false;
+	memcpy(dst, v, vlen);
+	dst[vlen] = '\0';
+	return true;
+}
+
 void request_free(struct request *r)
 {
 	if (!r)

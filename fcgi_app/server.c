@@ -71,12 +71,82 @@ struct server {
 	uint64_t handover_until_ms;
 	struct metrics *metrics; /* recorded by both sides, lock-free */
 	double start_time;       /* Unix time of server_new */
+	/* Lines about 500, 503 and 504 answers (error_limit_index). */
+	struct log_limit error_limits[3];
 };
 
 #define PENDING(s) (&(s)->lists[LIST_PENDING])
 
 static void on_pending_readable(evutil_socket_t fd, short what, void *arg);
 static void on_writable(evutil_socket_t fd, short what, void *arg);
+
+/* ---- log lines about requests ---------------------------------------------- */
+
+/* nginx's $request_id, for every line about r. */
+static const char *rid(const struct request *r)
+{
+	return r->request_id[0] ? r->request_id : "-";
+}
+
+static const char *route_name(const struct request *r)
+{
+	switch ((enum request_page)r->page) {
+	case REQUEST_PAGE_NONE:
+		break;
+	case REQUEST_PAGE_STATUS:
+		return "status";
+	case REQUEST_PAGE_STATUS_JSON:
+		return "status_json";
+	case REQUEST_PAGE_METRICS:
+		return "metrics";
+	case REQUEST_PAGE_PING:
+		return "ping";
+	}
+	return router_route_name((enum router_route)r->route);
+}
+
+/* --access-log: one line per request, when its answer is sent (or, for
+ * status 499, nginx's code for it, when its client went away first). */
+static void log_access(const struct server *s, const struct request *r,
+                       int status)
+{
+	if (!s->cfg->access_log)
+		return;
+	uint64_t us = clock_us() - r->start_us;
+	log_info("msg=access method=%s route=%s status=%d duration_ms=%llu.%03llu "
+	         "request_id=%s",
+	         r->method[0] ? r->method : "-", route_name(r), status,
+	         (unsigned long long)(us / 1000), (unsigned long long)(us % 1000),
+	         rid(r));
+}
+
+static int error_limit_index(int status)
+{
+	return status == 500 ? 0 : status == 503 ? 1 : status == 504 ? 2 : -1;
+}
+
+/* A 500, 503 or 504 answer: one line, at most --error-log-rate a second
+ * per status (a shed burst or a drain answers thousands at once).  The
+ * first line let through after a refusal says how many were refused. */
+static void log_error_answer(struct server *s, const struct request *r,
+                             int status, const char *why)
+{
+	int i = error_limit_index(status);
+	unsigned long suppressed;
+	if (i < 0 ||
+	    !log_limit_allow(&s->error_limits[i], s->cfg->error_log_rate,
+	                     &suppressed))
+		return;
+	char q[512];
+	char more[48] = "";
+	if (suppressed)
+		snprintf(more, sizeof more, " suppressed=%lu", suppressed);
+	log_msg(status == 500 ? LOG_LEVEL_ERROR : LOG_LEVEL_WARN,
+	        "msg=\"answered %d\" status=%d route=%s request_id=%s "
+	        "reason=\"%s\"%s",
+	        status, status, route_name(r), rid(r), log_quote(q, sizeof q, why),
+	        more);
+}
 
 static void rlist_push(struct rlist *l, struct request *r)
 {
@@ -218,7 +288,8 @@ static void on_writable(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	bool broken = false;
 	if (what & EV_TIMEOUT) {
-		log_warn("msg=\"reply not read by nginx, closing\" fd=%d", r->fd);
+		log_warn("msg=\"reply not read by nginx, closing\" fd=%d "
+		         "request_id=%s", r->fd, rid(r));
 		finish(s, r, true);
 		return;
 	}
@@ -259,6 +330,7 @@ static void respond(struct server *s, struct request *r,
 	bool last = r->keep_conn && (s->draining || !acceptor_keeps(s->acceptor));
 	r->last_reply = last; /* finish closes it, whatever changed meanwhile */
 	size_t extra = last ? sizeof last_record : 0;
+	log_access(s, r, resp->status);
 	char stack[8192];
 	size_t cap = sizeof stack - sizeof last_record;
 	size_t len = response_encode(stack, cap, r->id, resp);
@@ -267,7 +339,8 @@ static void respond(struct server *s, struct request *r,
 	if (len > cap) {
 		buf = malloc(need);
 		if (!buf) {
-			log_error("msg=\"out of memory for a reply\" bytes=%zu", need);
+			log_error("msg=\"out of memory for a reply\" bytes=%zu "
+			          "request_id=%s", need, rid(r));
 			finish(s, r, true);
 			return;
 		}
@@ -305,14 +378,24 @@ static void respond(struct server *s, struct request *r,
 		wait_writable(s, r);
 }
 
-static void respond_page(struct server *s, struct request *r, int status,
-                         const char *detail, const char *extra_headers)
+/* An error page; `why` (NULL: the page's `detail`) is what the log line
+ * about a 500, 503 or 504 says. */
+static void respond_page_why(struct server *s, struct request *r, int status,
+                             const char *detail, const char *extra_headers,
+                             const char *why)
 {
+	log_error_answer(s, r, status, why ? why : detail);
 	char body[1024];
 	size_t len = response_page(body, sizeof body, status, detail);
 	struct response resp = {.status = status, .body = body, .body_len = len,
 	                        .extra_headers = extra_headers, .head = r->head};
 	respond(s, r, &resp);
+}
+
+static void respond_page(struct server *s, struct request *r, int status,
+                         const char *detail, const char *extra_headers)
+{
+	respond_page_why(s, r, status, detail, extra_headers, NULL);
 }
 
 /* The callback the server appends to every route's Deferred, as Klein
@@ -350,12 +433,10 @@ static struct deferred_val on_result(struct deferred_val v, void *arg)
 		} else {
 			s->stats.failed++;
 			char *text = failure_to_string(f);
-			log_error("msg=\"unhandled failure\" route=%s failure=\"%s\"",
-			          router_route_name((enum router_route)r->route),
-			          text ? text : failure_type(f));
+			respond_page_why(s, r, 500,
+			                 "The request failed; see the app's log.", NULL,
+			                 text ? text : failure_type(f));
 			free(text);
-			respond_page(s, r, 500, "The request failed; see the app's log.",
-			             NULL);
 		}
 	} else if (v.kind == DEFERRED_VAL_PTR && v.ptr) {
 		const char *body = v.ptr;
@@ -431,8 +512,9 @@ static void on_pending_readable(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	s->stats.aborted++;
-	log_debug("msg=\"client went away\" route=%s",
-	          router_route_name((enum router_route)r->route));
+	log_debug("msg=\"client went away\" route=%s request_id=%s",
+	          router_route_name((enum router_route)r->route), rid(r));
+	log_access(s, r, 499);
 	r->aborted = true;
 	r->keep_conn = false;
 	unlink_lists(s, r);
@@ -725,8 +807,9 @@ static bool answer_here(struct server *s, struct request *r)
 		return false;
 	if (r->state == REQUEST_NEW) {
 		/* Not answered: only a broken routes_at_once gets here. */
-		log_error("msg=\"route did not complete at once\" route=%s",
-		          router_route_name((enum router_route)r->route));
+		log_error("msg=\"route did not complete at once\" route=%s "
+		          "request_id=%s",
+		          router_route_name((enum router_route)r->route), rid(r));
 		r->aborted = true; /* on_result must not answer a freed r */
 		deferred_cancel(r->d);
 	}
@@ -766,6 +849,8 @@ struct server *server_new(struct event_base *base, const struct config *cfg,
 	s->cfg = cfg;
 	s->pool = pool;
 	s->routes = routes;
+	for (size_t i = 0; i < 3; i++)
+		s->error_limits[i] = (struct log_limit)LOG_LIMIT_INIT;
 	pthread_mutex_init(&s->inbox_mu, NULL);
 	struct timespec now;
 	clock_gettime(CLOCK_REALTIME, &now);
@@ -917,6 +1002,15 @@ void server_free(struct server *s)
 		event_free(s->grace_ev);
 	if (s->handover_ev)
 		event_free(s->handover_ev);
+	/* What the limits held back since their last line. */
+	static const int statuses[] = {500, 503, 504};
+	for (size_t i = 0; i < 3; i++) {
+		unsigned long n = log_limit_take_suppressed(&s->error_limits[i]);
+		if (n)
+			log_warn("msg=\"lines about answers suppressed\" status=%d "
+			         "suppressed=%lu", statuses[i], n);
+		pthread_mutex_destroy(&s->error_limits[i].mu);
+	}
 	pthread_mutex_destroy(&s->inbox_mu);
 	metrics_free(s->metrics);
 	free(s);

@@ -51,6 +51,9 @@ struct config {
 	                              connections after SIGTERM, before the
 	                              drain */
 	int log_level;             /* enum log_level */
+	const char *log_file;      /* log here instead of stderr, or NULL */
+	bool access_log;           /* one line per request */
+	unsigned error_log_rate;   /* lines/s about 500/503/504, per status */
 	bool health;               /* --health: probe a running app, exit */
 	uint64_t given;            /* bit i: option i was set by a flag or
 	                              the environment (config_given) */

@@ -122,6 +122,12 @@ struct fcgi_in_result {
 	size_t page_len;
 	const char *query; /* QUERY_STRING (query_len bytes), or NULL */
 	size_t query_len;
+	/* REQUEST_METHOD and REQUEST_ID (nginx's $request_id), for the log;
+	 * raw peer bytes, or NULL. */
+	const char *method;
+	size_t method_len;
+	const char *request_id;
+	size_t request_id_len;
 	bool bad_length;  /* CONTENT_LENGTH present and not digits */
 	bool too_big;     /* body (or its announced length) over max_body */
 	bool at_end;      /* read to its empty STDIN record, nothing after */

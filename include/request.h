@@ -36,6 +36,11 @@ enum request_page {
 	REQUEST_PAGE_PING,
 };
 
+/* Longest request id kept (nginx's $request_id is 32 hex digits), and
+ * longest method. */
+#define REQUEST_ID_MAX 64
+#define REQUEST_METHOD_MAX 15
+
 enum request_state {
 	REQUEST_NEW,     /* parsed, not yet answered */
 	REQUEST_PENDING, /* waiting on its Deferred; fd watched for EOF */
@@ -70,11 +75,21 @@ struct request {
 	bool ev_set : 1;             /* ev was assigned */
 	bool here : 1;               /* being answered on its acceptor thread */
 	bool last_reply : 1;         /* its reply ends the connection (server.c) */
+	/* nginx's REQUEST_ID param and the method, for the log; empty when
+	 * absent or not a token (request_set_token). */
+	char request_id[REQUEST_ID_MAX + 1];
+	char method[REQUEST_METHOD_MAX + 1];
 };
 
 /* Zeroed request for `fd`, start_us set to now; NULL when out of
  * memory. */
 struct request *request_new(int fd);
+/* Copies `v` (`vlen` bytes from the peer: untrusted; NULL: none) into
+ * `dst` (r->request_id or r->method, `cap` its size) if it is 1 to cap - 1
+ * token characters (RFC 9110's tchar: letters, digits and
+ * !#$%&'*+-.^_`|~), safe to print in a logfmt line unquoted; else leaves
+ * `dst` empty.  True when copied. */
+bool request_set_token(char *dst, size_t cap, const char *v, size_t vlen);
 /* Frees the struct and its buffer; the fd and Deferred are the caller's
  * business (the server closes or hands on the fd, drops the Deferred). */
 void request_free(struct request *r);
