@@ -59,6 +59,7 @@ test_deferred_MODS := deferred failure
 test_pool_MODS     := pool loopq deferred failure
 test_router_MODS   := router pattern log
 test_response_MODS := response
+test_log_MODS      := log
 test_pattern_MODS  := pattern
 test_fanout_MODS   := fanout deferred failure clock log
 test_loopq_MODS    := loopq
