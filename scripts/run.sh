@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # `make run`: fcgi_app behind a private nginx on 127.0.0.1:$PORT, in the
-# foreground.  Ctrl-C stops both.
+# foreground.  Ctrl-C stops both.  When either one exits on its own (the
+# app crashed, say), the other is stopped too and this script exits with
+# the app's status (nginx's when nginx went first), instead of nginx
+# answering 502 until Ctrl-C.
 set -euo pipefail
 . "$(dirname "$0")/stack.sh"
 PORT=${PORT:-8000}
@@ -27,4 +30,12 @@ Try:
   curl localhost:$PORT/_fcgi_app/ping
 
 MSG
-wait
+rc=0
+wait -n "$STACK_APP_PID" "$STACK_NGINX_PID" || rc=$?
+if ! kill -0 "$STACK_APP_PID" 2>/dev/null; then
+	echo "run.sh: fcgi_app exited (status $rc); stopping nginx" >&2
+else
+	echo "run.sh: nginx exited (status $rc); stopping fcgi_app" >&2
+	[ "$rc" != 0 ] || rc=1
+fi
+exit "$rc"
