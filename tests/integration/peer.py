@@ -11,8 +11,12 @@
   peer.py coro ADDR                  one FastCGI GET /coro (ADDR: a unix
                                      path or host:port); print the status
                                      line, or "closed" if there was no reply
-  peer.py get SOCK PATH [METHOD]     one FastCGI request; print its whole
-                                     STDOUT (headers and body) as sent
+  peer.py get SOCK PATH [METHOD [REQUEST_ID]]
+                                     one FastCGI request (REQUEST_ID: the
+                                     param nginx fills from $request_id,
+                                     Python escapes such as \n allowed);
+                                     print its whole STDOUT (headers and
+                                     body) as sent
   peer.py kept SOCK close|halfclose GOFILE
                                      GET /coro with FCGI_KEEP_CONN; print
                                      "kept" once answered; wait (<= 20 s)
@@ -125,11 +129,14 @@ def pairs(content):
     return ",".join(out)
 
 
-def request(path, method=b"GET", keep=False, length=None, body=b""):
+def request(path, method=b"GET", keep=False, length=None, body=b"",
+            request_id=None):
     begin = struct.pack(">HB5x", 1, 1 if keep else 0)  # RESPONDER
     params = nv(b"REQUEST_METHOD", method) + nv(b"DOCUMENT_URI", path)
     if length is not None:
         params += nv(b"CONTENT_LENGTH", length)
+    if request_id is not None:
+        params += nv(b"REQUEST_ID", request_id)
     stdin = b"".join(record(5, body[i:i + 65535])
                      for i in range(0, len(body), 65535))
     return (record(1, begin) + record(4, params) + record(4, b"")
@@ -222,7 +229,10 @@ def main():
             print("held")
     elif mode == "get":
         method = sys.argv[4].encode() if len(sys.argv) > 4 else b"GET"
-        s.send(request(sys.argv[3].encode(), method))
+        rid = None
+        if len(sys.argv) > 5:
+            rid = sys.argv[5].encode().decode("unicode_escape").encode("latin-1")
+        s.send(request(sys.argv[3].encode(), method, request_id=rid))
         data, _ = read_all(s, 5)
         sys.stdout.buffer.write(b"".join(
             content for rtype, content, _ in records(data)
