@@ -2,7 +2,8 @@
 #
 #   make            build build/fcgi_app
 #   make run        install missing packages, start the app + a private nginx
-#                   on 127.0.0.1:8000 in the foreground (Ctrl-C stops both)
+#                   on 127.0.0.1:8000 in the foreground (Ctrl-C stops both;
+#                   so does the app exiting, with its exit status)
 #   make test       install missing packages; unit + integration tests, then
 #                   the same under ASan+UBSan, the unit tests under
 #                   ThreadSanitizer, the fuzz targets over their seed
