@@ -90,7 +90,8 @@ static const struct option_spec specs[] = {
 	 "the fire keeps --fire-rate-busy (default 50)"},
 	{"shutdown-grace", "FCGI_APP_SHUTDOWN_GRACE", OPT_UINT,
 	 F(shutdown_grace), 0, 3600,
-	 "seconds to finish replies after SIGTERM (default 10)"},
+	 "seconds to finish replies after SIGTERM, SIGINT or SIGQUIT "
+	 "(default 10)"},
 	{"handover-ms", "FCGI_APP_HANDOVER_MS", OPT_UINT, F(handover_ms), 0,
 	 60000, "with an inherited socket, ms after SIGTERM that accepted and "
 	 "kept-alive connections are still served, each closed after its "

@@ -133,7 +133,7 @@ static void log_error_answer(struct server *s, const struct request *r,
 {
 	int i = error_limit_index(status);
 	unsigned long suppressed;
-	if (i < 0 ||
+	if (i < 0 || s->cfg->error_log_rate == 0 || /* 0: no lines, no count */
 	    !log_limit_allow(&s->error_limits[i], s->cfg->error_log_rate,
 	                     &suppressed))
 		return;

@@ -13,6 +13,9 @@ STACK_NGINX_LOG=/dev/stderr
 stack_init "$dir" "$PORT"
 trap 'stack_stop; rm -rf "$dir"' EXIT
 trap 'exit 0' INT TERM
+# The terminal closing: the app would take its SIGHUP as a log reopen, and
+# nginx as a reload; stop both instead.
+trap 'exit 129' HUP
 stack_start_app "$@"
 stack_start_nginx
 cat <<MSG

@@ -2,7 +2,8 @@
 # scripts/run.sh (`make run`) ends with the app: when the app dies, nginx is
 # stopped and run.sh exits with the app's status, instead of nginx answering
 # 502 until Ctrl-C.  Also: nginx dying stops the app, and stopping run.sh
-# (Ctrl-C, SIGTERM) stops both with status 0.
+# (Ctrl-C, SIGTERM) stops both with status 0, and so does SIGHUP (a closed
+# terminal) with status 129.
 . "$(dirname "$0")/lib.sh"
 
 RUN_PID=""
@@ -114,6 +115,15 @@ if run_start; then
 	check "run.sh exits 0 when stopped" 0 "$RUN_RC"
 	run_gone "run.sh stopped"
 	check_true "the app exited 0 on its SIGTERM" eval "! grep -q 'fcgi_app exited' '$IT_TMP/run.err'"
+fi
+
+# 5. The terminal closes (SIGHUP to run.sh): both go, status 129.
+if run_start; then
+	t0=$(now_ms)
+	kill -HUP "$RUN_PID"
+	run_wait "$t0"
+	check "run.sh exits 129 on SIGHUP" 129 "$RUN_RC"
+	run_gone "run.sh hung up"
 fi
 
 if grep -qE "Sanitizer|runtime error:" "$IT_TMP/run.err"; then

@@ -86,8 +86,10 @@ drain_check() {
 drain_check QUIT
 stack_start_app --log-file "$LOG" || fail "a second instance starts"
 drain_check INT
-stack_start_app --log-file "$LOG" || fail "a third instance starts"
+# The access log from its variable, this time.
+FCGI_APP_ACCESS_LOG=1 stack_start_app --log-file "$LOG" || fail "a third instance starts"
 get /coro
 check "the third instance serves" 200 "$STATUS"
+check_true "FCGI_APP_ACCESS_LOG=1 turns the access log on" wait_line "$LOG" 'msg=access method=GET route=coro status=200 '
 
 it_done
