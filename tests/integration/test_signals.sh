@@ -67,6 +67,14 @@ rmdir "$LOG"
 kill -HUP "$pid"
 check_true "the next HUP reopens it" wait_line "$LOG" 'msg="log reopened" signal=HUP'
 
+# The unit's ExecReload, run as systemd would (it sets MAINPID), reopens.
+reload=$(sed -n 's/^ExecReload=//p' "$STACK_ROOT/dist/systemd/fcgi_app.service")
+check_true "the unit has an ExecReload ($reload)" [ -n "$reload" ]
+mv "$LOG" "$LOG.reload"
+MAINPID=$pid eval "$reload"
+check_true "ExecReload reopens the log" wait_line "$LOG" 'msg="log reopened" signal=HUP'
+check_true "the app is alive after ExecReload" kill -0 "$pid"
+
 # Drains: QUIT, then INT on a second instance (TERM: it_done, every test).
 drain_check() {
 	local sig=$1 rc
