@@ -171,10 +171,12 @@ static void on_reopen(evutil_socket_t sig, short what, void *arg)
 		log_error("msg=\"cannot reopen the log file, still writing the "
 		          "old one\" signal=%s path=\"%s\" err=\"%s\"",
 		          signal_name((int)sig), app->cfg->log_file, strerror(-rc));
+	else if (app->cfg->log_file)
+		log_info("msg=\"log reopened\" signal=%s to=file",
+		         signal_name((int)sig));
 	else
-		log_info("msg=\"log reopened\" signal=%s to=%s",
-		         signal_name((int)sig),
-		         app->cfg->log_file ? "file" : "stderr");
+		log_info("msg=\"log on stderr, nothing to reopen\" signal=%s",
+		         signal_name((int)sig));
 }
 
 /* USR2: php-fpm's in-place reload.  The app has nothing to reload in

@@ -38,6 +38,12 @@ n=$(grep -c 'msg=access' "$LOG")
 u=$(grep 'msg=access' "$LOG" | grep -oE 'request_id=[^ ]+' | sort -u | wc -l)
 check "every request has its own id ($n lines)" "$n" "$u"
 
+# On stderr, SIGHUP has nothing to reopen: it says so, and nothing else.
+kill -HUP "$STACK_APP_PID"
+check_true "SIGHUP on stderr: a line, nothing to reopen" wait_line 'level=info msg="log on stderr, nothing to reopen" signal=HUP$'
+get /coro
+check "SIGHUP on stderr: the app serves on" 200 "$STATUS"
+
 # A client that gives up: 499 (nginx's code for it), and the debug line
 # about it carries the same id.
 curl -s --max-time 1 -o /dev/null "$IT_URL/simple"
