@@ -30,10 +30,10 @@ run_start() {
 	[ -n "$RUN_APP" ] && [ -n "$RUN_NGINX" ] && [ -n "$RUN_WORKERS" ] && [ -d "$RUN_DIR" ]
 }
 
-# Waits up to 10 s for run.sh; sets RUN_RC and RUN_MS (time since $1).
+# Waits up to 20 s for run.sh; sets RUN_RC and RUN_MS (time since $1).
 run_wait() {
 	local t0=$1 i rc hung=0
-	for i in $(seq 1 100); do kill -0 "$RUN_PID" 2>/dev/null || break; sleep 0.1; done
+	for i in $(seq 1 200); do kill -0 "$RUN_PID" 2>/dev/null || break; sleep 0.1; done
 	if kill -0 "$RUN_PID" 2>/dev/null; then
 		# Hung: end it and what it started (its EXIT trap will not run).
 		kill -KILL "$RUN_PID" $RUN_APP $RUN_NGINX $RUN_WORKERS 2>/dev/null
@@ -87,7 +87,9 @@ if run_start; then
 	kill -TERM "$RUN_APP"
 	run_wait "$t0"
 	check "run.sh exits 0 after the app exits 0" 0 "$RUN_RC"
-	check_true "run.sh exited ${RUN_MS} ms after SIGTERM to the app (< 5000)" [ "$RUN_MS" -lt 5000 ]
+	# The app's own exit is in it (in sanitizer builds, LeakSanitizer's
+	# scan: seconds on a loaded machine), hence more room than above.
+	check_true "run.sh exited ${RUN_MS} ms after SIGTERM to the app (< 10000)" [ "$RUN_MS" -lt 10000 ]
 	run_gone "app stopped"
 fi
 
@@ -97,7 +99,7 @@ if run_start; then
 	kill -KILL "$RUN_NGINX"
 	run_wait "$t0"
 	check_true "run.sh exits non-zero after nginx died ($RUN_RC)" eval '[ "$RUN_RC" != 0 ] && [ "$RUN_RC" != timeout ]'
-	check_true "run.sh exited ${RUN_MS} ms after nginx died (< 5000)" [ "$RUN_MS" -lt 5000 ]
+	check_true "run.sh exited ${RUN_MS} ms after nginx died (< 10000, the app's drain and exit included)" [ "$RUN_MS" -lt 10000 ]
 	check_true "run.sh says nginx exited" grep -q "nginx exited (status 137); stopping fcgi_app" "$IT_TMP/run.err"
 	check_true "nginx killed: the app is gone" eval "! kill -0 $RUN_APP 2>/dev/null"
 	check_true "nginx killed: the app drained on its SIGTERM" grep -q 'msg=draining' "$IT_TMP/run.err"
