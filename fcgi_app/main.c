@@ -179,9 +179,9 @@ static void on_reopen(evutil_socket_t sig, short what, void *arg)
 		         signal_name((int)sig));
 }
 
-/* USR2: php-fpm's in-place reload.  The app has nothing to reload in
- * place (a restart keeps no socket open unless systemd holds it), so it
- * says so and goes on. */
+/* USR2: php-fpm's in-place reload.  The app has no reload in place (a
+ * restart on an inherited socket loses no request instead), so it says so
+ * and goes on. */
 static void on_ignored(evutil_socket_t sig, short what, void *arg)
 {
 	(void)what;
