@@ -99,8 +99,11 @@ struct acceptor {
 	struct idle_ent *idle;
 	size_t idle_cap, idle_n;
 	int32_t idle_head, idle_tail;
-	/* acceptor_unlisten: no more accepts (read under accept_mu), and no
-	 * more keeps. */
+	/* acceptor_unlisten: no more accepts (read under accept_mu), and
+	 * acceptor_keeps turns false, so replies from then on end their
+	 * connection.  acceptor_keep itself still takes a connection whose
+	 * reply began before (finished later on EV_WRITE): closing it without
+	 * the closing record would race nginx's reuse of it. */
 	atomic_bool unlistened;
 	atomic_uint serving; /* threads between an event and its end */
 };

@@ -626,12 +626,16 @@ static void respond_metrics(struct server *s, struct request *r)
 		.start_time = s->start_time,
 		.version = FCGI_APP_VERSION,
 	};
+	/* The acceptor threads go on recording while this renders, so a
+	 * second render may need more than the first asked for: grow until
+	 * the text fits (with slack, so one more line does not cost a third
+	 * pass), never sending more than the buffer holds. */
 	size_t cap = 16384;
 	char *body = malloc(cap);
 	size_t n = body ? metrics_render(s->metrics, &g, body, cap) : 0;
-	if (body && n >= cap) {
+	while (body && n >= cap) {
 		free(body);
-		cap = n + 1;
+		cap = n + 1 + 1024;
 		body = malloc(cap);
 		if (body)
 			n = metrics_render(s->metrics, &g, body, cap);
