@@ -159,6 +159,18 @@ def read_all(s, limit):
         return data, False
 
 
+def print_verdict(s, t0):
+    """What the app did with bytes it should refuse: answered, closed (and
+    how long after t0), or held the connection for 5 s."""
+    data, eof = read_all(s, 5)
+    if data:
+        print("answered %d bytes" % len(data))
+    elif eof:
+        print("closed %.2f" % (time.monotonic() - t0))
+    else:
+        print("held")
+
+
 def records(data):
     """(type, content, end offset) of each record whose header is in data;
     the last one's content may be cut short (then end > len(data))."""
@@ -220,13 +232,7 @@ def main():
     elif mode == "garbage":
         t0 = time.monotonic()
         s.send(b"GET / HTTP/1.1\r\nHost: not-fastcgi\r\n\r\n" * 4)
-        data, eof = read_all(s, 5)
-        if data:
-            print("answered %d bytes" % len(data))
-        elif eof:
-            print("closed %.2f" % (time.monotonic() - t0))
-        else:
-            print("held")
+        print_verdict(s, t0)
     elif mode == "get":
         method = sys.argv[4].encode() if len(sys.argv) > 4 else b"GET"
         rid = None
@@ -333,13 +339,7 @@ def main():
                 s.sendall(request(b"/coro"))
                 print(status_line(read_reply(s, 5)))
             else:
-                data, eof = read_all(s, 5)
-                if data:
-                    print("answered %d bytes" % len(data))
-                elif eof:
-                    print("closed %.2f" % (time.monotonic() - t0))
-                else:
-                    print("held")
+                print_verdict(s, t0)
             s.close()
     elif mode == "coro":
         s.send(request(b"/coro"))
