@@ -1,6 +1,7 @@
 /* config: flags and environment (see config.h). */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -290,6 +291,19 @@ int config_load(struct config *c, int argc, char **argv)
 		return -1;
 	}
 	return 0;
+}
+
+long config_open_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	if (!d)
+		return -1;
+	long n = 0;
+	struct dirent *e;
+	while ((e = readdir(d)))
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n > 0 ? n - 1 : 0;
 }
 
 int config_fit_fds(struct config *c, unsigned long long nofile,

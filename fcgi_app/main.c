@@ -5,7 +5,6 @@
  * with pthreads -> listening socket -> worker pool -> routes -> server
  * (acceptor threads) -> loop.  Teardown runs in reverse.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <event2/event.h>
 #include <event2/thread.h>
@@ -45,21 +44,6 @@ static void raise_fd_limit(void)
  * eventfd and shedding reserve (3), and room for a log file reopened. */
 #define FDS_OPENED_LATER 8
 
-/* Fds open now (/proc/self/fd, less the one that reads it); `fallback`
- * without /proc. */
-static unsigned open_fds(unsigned fallback)
-{
-	DIR *d = opendir("/proc/self/fd");
-	if (!d)
-		return fallback;
-	unsigned n = 0;
-	struct dirent *e;
-	while ((e = readdir(d)))
-		n += e->d_name[0] != '.';
-	closedir(d);
-	return n > 0 ? n - 1 : 0;
-}
-
 /* Every held request keeps its connection's fd, and so does every idle
  * kept connection.  Were they allowed to take every fd, a /simple/fire
  * or the status page on a new connection could only be shed (the
@@ -75,7 +59,8 @@ static int fit_fd_limit(struct config *cfg)
 		return 0; /* cannot tell: no bound, as before */
 	unsigned long long nofile = rl.rlim_cur == RLIM_INFINITY
 	                                ? ~0ull : (unsigned long long)rl.rlim_cur;
-	unsigned used = open_fds(64) + FDS_OPENED_LATER;
+	long open = config_open_fds();
+	unsigned used = (unsigned)(open < 0 ? 64 : open) + FDS_OPENED_LATER;
 	unsigned asked = cfg->max_pending;
 	int rc = config_fit_fds(cfg, nofile, used);
 	if (rc < 0) {

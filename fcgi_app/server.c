@@ -1,7 +1,6 @@
 /* server: the loop's side of every request (see server.h). */
 #include "server.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <event2/event.h>
 #include <fastcgi.h>
@@ -591,17 +590,13 @@ static size_t format_status(struct server *s, char *body, size_t cap,
  * scrape with 20,000 held requests reads 20,000 entries: a few ms, on
  * the operator's request only.  With no fd left to read it, every fd is
  * open: `limit`. */
-static uint64_t open_fds(uint64_t limit)
+/* At the fd limit /proc/self/fd cannot be opened: the app has them all. */
+static uint64_t open_fds_at(uint64_t limit)
 {
-	DIR *d = opendir("/proc/self/fd");
-	if (!d)
-		return errno == EMFILE || errno == ENFILE ? limit : 0;
-	uint64_t n = 0;
-	struct dirent *e;
-	while ((e = readdir(d)))
-		n += e->d_name[0] != '.';
-	closedir(d);
-	return n ? n - 1 : 0;
+	long n = config_open_fds();
+	if (n >= 0)
+		return (uint64_t)n;
+	return errno == EMFILE || errno == ENFILE ? limit : 0;
 }
 
 static void respond_metrics(struct server *s, struct request *r)
@@ -621,7 +616,7 @@ static void respond_metrics(struct server *s, struct request *r)
 		.aborted_total = s->stats.aborted,
 		.kept_alive_total = s->stats.kept,
 		.max_pending = s->cfg->max_pending,
-		.open_fds = open_fds(max_fds),
+		.open_fds = open_fds_at(max_fds),
 		.max_fds = max_fds,
 		.start_time = s->start_time,
 		.version = FCGI_APP_VERSION,

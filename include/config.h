@@ -76,6 +76,11 @@ bool config_given(const struct config *c, const char *name);
  * fd_reserve fds still free, and lowers max_pending to it.  Returns 1 when
  * max_pending was lowered, 0 when it fits, -1 when no connection fits
  * (max_conns is 0 then). */
+/* File descriptors the process has open now (/proc/self/fd, less the one
+ * reading it), or -1 with errno set when that cannot be read (EMFILE at
+ * the limit, or no /proc).  For the fd budget and the metrics. */
+long config_open_fds(void);
+
 int config_fit_fds(struct config *c, unsigned long long nofile,
                    unsigned long long used);
 
