@@ -31,6 +31,9 @@ endif
 
 SRC      := $(wildcard fcgi_app/*.c)
 OBJ      := $(patsubst %.c,$(BUILD)/obj/%.o,$(SRC))
+# The demo: an app on the library (fcgi_app.h), one file per recipe.
+DEMO_SRC := $(wildcard fcgi_app/demo/*.c)
+DEMO_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(DEMO_SRC))
 UNITSRC  := $(wildcard tests/unit/test_*.c)
 UNITOBJ  := $(patsubst %.c,$(BUILD)/obj/%.o,$(UNITSRC))
 UNIT     := $(patsubst $(BUILD)/obj/%.o,$(BUILD)/%,$(UNITOBJ))
@@ -51,14 +54,14 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) -c -o $@ $<
 
-$(APP): $(OBJ)
+$(APP): $(OBJ) $(DEMO_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # The modules each unit test links, so a test builds without the rest.
 test_failure_MODS  := failure
 test_deferred_MODS := deferred failure
 test_pool_MODS     := pool loopq deferred failure
-test_router_MODS   := router pattern log
+test_router_MODS   := app pattern log config fanout pool loopq deferred failure clock
 test_response_MODS := response
 test_log_MODS      := log
 test_pattern_MODS  := pattern

@@ -30,7 +30,7 @@
 #include "log.h"
 #include "request.h"
 #include "response.h"
-#include "router.h"
+#include "app.h"
 
 /* At most this many accepts per wake-up, so one thread cannot spend long
  * away from the queue it also serves. */
@@ -237,10 +237,27 @@ static void serve(struct acceptor *a, unsigned self, int fd, bool reused)
 	if (!in.at_end || in.role != FCGI_RESPONDER)
 		r->keep_conn = false;
 	if (in.path) {
-		struct router_match m = router_match(in.path, in.path_len,
-		                                     a->opts.max_sleep);
-		r->route = (uint8_t)m.route;
-		r->seconds = m.seconds;
+		struct app_match m = app_match(a->opts.app,
+		                               app_method_bit(in.method, in.method_len),
+		                               in.path, in.path_len);
+		r->route = m.route;
+		r->allow = (uint16_t)m.allow;
+		/* What the handler may read: borrowed from the reader until the
+		 * request leaves this thread (server_deliver). */
+		r->in.params = in.params;
+		r->in.params_len = (uint32_t)in.params_len;
+		r->in.body = in.body;
+		r->in.body_len = in.body ? (uint32_t)in.body_len : 0;
+		r->in.path_off = (uint32_t)((const unsigned char *)in.path - in.params);
+		r->in.path_len = (uint32_t)in.path_len;
+		r->in.has_path = true;
+		r->in.skip = m.skip;
+		if (in.query) {
+			r->in.query_off =
+			    (uint32_t)((const unsigned char *)in.query - in.params);
+			r->in.query_len = (uint32_t)in.query_len;
+			r->in.has_query = true;
+		}
 	}
 	a->deliver(a->ctx, r);
 }

@@ -228,6 +228,33 @@ bool config_given(const struct config *c, const char *name)
 	return false;
 }
 
+int config_value(const struct config *c, const char *name, unsigned long *out)
+{
+	for (size_t i = 0; i < NSPEC; i++) {
+		if (strcmp(specs[i].name, name) != 0)
+			continue;
+		const char *base = (const char *)c + specs[i].offset;
+		switch (specs[i].kind) {
+		case OPT_UINT:
+		case OPT_MODE:
+			*out = *(const unsigned *)(const void *)base;
+			return 0;
+		case OPT_ULONG:
+			*out = *(const unsigned long *)(const void *)base;
+			return 0;
+		case OPT_SIZE:
+			*out = *(const size_t *)(const void *)base;
+			return 0;
+		case OPT_FLAG:
+			*out = *(const bool *)(const void *)base;
+			return 0;
+		default:
+			return -ENOENT;
+		}
+	}
+	return -ENOENT;
+}
+
 int config_load(struct config *c, int argc, char **argv)
 {
 	for (size_t i = 0; i < NSPEC; i++) {

@@ -55,6 +55,7 @@ struct fanout {
 	struct fire *first, *last;
 	struct list events; /* every event, for fanout_free */
 	size_t unfired;
+	uint64_t fire_calls;     /* fanout_event_fire calls, ever */
 	double credit;           /* waiters the rate allows now, not yet fired */
 	uint64_t last_us;        /* when the credit was last topped up */
 	bool in_batch;           /* a batch is calling back: no nested batch */
@@ -407,6 +408,7 @@ long fanout_event_fire(struct fanout_event *e, struct deferred_val v)
 		return -EINVAL;
 	struct fanout *f = e->f;
 	size_t n = e->n_waiting;
+	f->fire_calls++;
 	if (n == 0) {
 		deferred_val_free(v);
 		return 0;
@@ -468,6 +470,7 @@ long fanout_fire_named(struct fanout *f, const char *name, size_t len,
 	if (!e || e->n_waiting == 0) {
 		if (v.kind != DEFERRED_VAL_NONE && v.kind != DEFERRED_VAL_PTR)
 			return -EINVAL;
+		f->fire_calls++;
 		deferred_val_free(v);
 		return 0;
 	}
@@ -503,6 +506,11 @@ void fanout_note_foreground(struct fanout *f)
 	                                              memory_order_relaxed,
 	                                              memory_order_relaxed))
 		;
+}
+
+uint64_t fanout_fire_calls(const struct fanout *f)
+{
+	return f->fire_calls;
 }
 
 size_t fanout_unfired(const struct fanout *f)

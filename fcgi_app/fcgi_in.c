@@ -24,6 +24,8 @@ _Static_assert(FCGI_MAXTYPE == 11, "FastCGI record types");
 
 struct fcgi_in_reader {
 	struct fcgi_in_params params;
+	unsigned char *body; /* the request body, up to max_body; grown */
+	size_t body_alloc;
 	unsigned char *mgmt; /* an FCGI_GET_VALUES body (up to 65,535 B), lazily */
 	size_t head, tail;   /* unread bytes: buf[head..tail) */
 	unsigned char buf[READ_BUF];
@@ -190,6 +192,8 @@ struct fcgi_in_reader *fcgi_in_reader_new(size_t max_params)
 	if (rd) {
 		fcgi_in_params_init(&rd->params, max_params);
 		rd->mgmt = NULL;
+		rd->body = NULL;
+		rd->body_alloc = 0;
 		rd->head = rd->tail = 0;
 	}
 	return rd;
@@ -201,6 +205,7 @@ void fcgi_in_reader_free(struct fcgi_in_reader *rd)
 		return;
 	fcgi_in_params_free(&rd->params);
 	free(rd->mgmt);
+	free(rd->body);
 	free(rd);
 }
 
@@ -221,6 +226,23 @@ static int fill(struct fcgi_in_reader *rd, int fd)
 }
 
 enum sink { SINK_DROP, SINK_COPY, SINK_PARAMS };
+
+/* Room for `need` body bytes, doubling; the buffer is kept for the next
+ * request of the thread. */
+static int body_room(struct fcgi_in_reader *rd, size_t need)
+{
+	if (need <= rd->body_alloc)
+		return 0;
+	size_t n = rd->body_alloc ? rd->body_alloc : 4096;
+	while (n < need)
+		n *= 2;
+	unsigned char *b = realloc(rd->body, n);
+	if (!b)
+		return FCGI_IN_NOMEM;
+	rd->body = b;
+	rd->body_alloc = n;
+	return 0;
+}
 
 /* Consumes n bytes of the stream: dropped, copied to dst, or appended to
  * the params. */
@@ -383,6 +405,8 @@ static void pick_params(const struct fcgi_in_params *p, struct fcgi_in_result *r
 	res->method_len = vl[P_METHOD];
 	res->request_id = v[P_ID];
 	res->request_id_len = vl[P_ID];
+	res->params = p->buf;
+	res->params_len = p->len;
 	*clen = 0;
 	res->bad_length = v[P_CLEN] &&
 	                  parse_content_length(v[P_CLEN], vl[P_CLEN], clen) < 0;
@@ -469,20 +493,29 @@ int fcgi_in_read(struct fcgi_in_reader *rd, int fd, const struct fcgi_in_opts *o
 				res->at_end = rd->head == rd->tail;
 				return 0;
 			}
-			/* No route takes a body: it is read and dropped.  One
-			 * over max_body is still read to its end, up to
+			/* A body within max_body is kept for the handler.  One
+			 * over it is still read to its end and dropped, up to
 			 * max_discard more: closing a unix socket with bytes
 			 * unread resets it, and nginx, still writing the body or
 			 * reading our reply, would answer 502 instead of our
 			 * 413.  Past the budget reading stops (the reply may be
 			 * lost that way): it bounds what a peer can make an
 			 * acceptor copy, as the watchdog bounds the time. */
-			res->body += h.length;
-			if (res->body > o->max_body)
+			size_t had = res->body_len;
+			res->body_len += h.length;
+			if (res->body_len > o->max_body)
 				res->too_big = true;
-			if (res->body > budget)
+			if (res->body_len > budget)
 				return 0; /* cut off; the caller closes */
-			rc = consume(rd, fd, h.length, SINK_DROP, NULL);
+			if (!res->too_big) {
+				rc = body_room(rd, res->body_len);
+				if (rc == 0)
+					rc = consume(rd, fd, h.length, SINK_COPY,
+					             rd->body + had);
+				res->body = rd->body;
+			} else {
+				rc = consume(rd, fd, h.length, SINK_DROP, NULL);
+			}
 			break;
 		}
 		if (rc == 0)

@@ -42,15 +42,21 @@ static const char *const reject_names[METRICS_REJECT_COUNT] = {
  * not cumulative here (one add per request); the last is +Inf.  The
  * count of a route is the sum of its buckets. */
 struct shard {
-	_Alignas(64) _Atomic uint64_t requests[METRICS_ROUTES][NSTATUS + 1];
-	_Atomic uint64_t buckets[METRICS_ROUTES][METRICS_BUCKETS + 1];
-	_Atomic uint64_t sum_us[METRICS_ROUTES];
-	_Atomic uint64_t rejected[METRICS_REJECT_COUNT];
+	_Alignas(64) _Atomic uint64_t rejected[METRICS_REJECT_COUNT];
+	/* One block per shard (cache-aligned, its own lines): */
+	_Atomic uint64_t *requests; /* [route][NSTATUS + 1] */
+	_Atomic uint64_t *buckets;  /* [route][METRICS_BUCKETS + 1] */
+	_Atomic uint64_t *sum_us;   /* [route] */
 };
 
 struct metrics {
 	struct shard shards[METRICS_SHARDS];
+	unsigned nroutes;
+	const char *const *labels; /* borrowed */
 };
+
+#define REQ(sh, r, c) (&(sh)->requests[(size_t)(r) * (NSTATUS + 1) + (c)])
+#define BUCKET(sh, r, i) (&(sh)->buckets[(size_t)(r) * (METRICS_BUCKETS + 1) + (i)])
 
 static _Atomic unsigned next_shard;
 static _Thread_local unsigned my_shard = METRICS_SHARDS; /* unset */
@@ -69,18 +75,41 @@ static void add(_Atomic uint64_t *c, uint64_t v)
 	atomic_fetch_add_explicit(c, v, memory_order_relaxed);
 }
 
-struct metrics *metrics_new(void)
+struct metrics *metrics_new(const char *const *labels, unsigned nroutes)
 {
+	if (nroutes == 0)
+		return NULL;
 	/* Aligned so no shard shares a cache line with another; all-zero
 	 * bytes are a zero for these lock-free atomics. */
 	struct metrics *m = aligned_alloc(64, sizeof(struct metrics));
-	if (m)
-		memset(m, 0, sizeof *m);
+	if (!m)
+		return NULL;
+	memset(m, 0, sizeof *m);
+	m->nroutes = nroutes;
+	m->labels = labels;
+	size_t per = (size_t)nroutes * (NSTATUS + 1 + METRICS_BUCKETS + 1 + 1);
+	size_t bytes = (per * sizeof(uint64_t) + 63) / 64 * 64;
+	for (unsigned i = 0; i < METRICS_SHARDS; i++) {
+		_Atomic uint64_t *b = aligned_alloc(64, bytes);
+		if (!b) {
+			metrics_free(m);
+			return NULL;
+		}
+		memset(b, 0, bytes);
+		m->shards[i].requests = b;
+		m->shards[i].buckets = b + (size_t)nroutes * (NSTATUS + 1);
+		m->shards[i].sum_us = m->shards[i].buckets +
+		                      (size_t)nroutes * (METRICS_BUCKETS + 1);
+	}
 	return m;
 }
 
 void metrics_free(struct metrics *m)
 {
+	if (!m)
+		return;
+	for (unsigned i = 0; i < METRICS_SHARDS; i++)
+		free(m->shards[i].requests);
 	free(m);
 }
 
@@ -104,11 +133,11 @@ static unsigned bucket_of(uint64_t us)
 void metrics_record(struct metrics *m, unsigned route, int status,
                     uint64_t duration_us)
 {
-	if (route >= METRICS_ROUTES)
-		route = ROUTER_NOT_FOUND;
+	if (route >= m->nroutes)
+		route = 0;
 	struct shard *sh = shard_of(m);
-	add(&sh->requests[route][status_column(status)], 1);
-	add(&sh->buckets[route][bucket_of(duration_us)], 1);
+	add(REQ(sh, route, status_column(status)), 1);
+	add(BUCKET(sh, route, bucket_of(duration_us)), 1);
 	add(&sh->sum_us[route], duration_us);
 }
 
@@ -118,13 +147,9 @@ void metrics_reject(struct metrics *m, enum metrics_reject reason)
 		add(&shard_of(m)->rejected[reason], 1);
 }
 
-const char *metrics_route_name(unsigned route)
+const char *metrics_route_name(const struct metrics *m, unsigned route)
 {
-	if (route == METRICS_ROUTE_OPERATOR)
-		return "_fcgi_app";
-	return router_route_name(route < METRICS_ROUTES
-	                             ? (enum router_route)route
-	                             : ROUTER_NOT_FOUND);
+	return m->labels[route < m->nroutes ? route : 0];
 }
 
 /* ---- rendering ------------------------------------------------------- */
@@ -209,15 +234,15 @@ size_t metrics_render(const struct metrics *m, const struct metrics_gauges *g,
 
 	family(&o, "fcgi_app_requests_total", "counter",
 	       "Requests answered, by route and HTTP status.");
-	for (unsigned r = 0; r < METRICS_ROUTES; r++) {
+	for (unsigned r = 0; r < m->nroutes; r++) {
 		for (unsigned c = 0; c <= NSTATUS; c++) {
 			uint64_t n = 0;
 			for (unsigned s = 0; s < METRICS_SHARDS; s++)
-				n += load(&m->shards[s].requests[r][c]);
+				n += load(REQ(&m->shards[s], r, c));
 			if (!n)
 				continue;
 			put(&o, "fcgi_app_requests_total{route=\"%s\",status=\"",
-			    metrics_route_name(r));
+			    metrics_route_name(m, r));
 			if (c == STATUS_OTHER)
 				put(&o, "other");
 			else
@@ -229,18 +254,18 @@ size_t metrics_render(const struct metrics *m, const struct metrics_gauges *g,
 	family(&o, "fcgi_app_request_duration_seconds", "histogram",
 	       "Time from a request's parameters read to its reply written, "
 	       "by route.");
-	for (unsigned r = 0; r < METRICS_ROUTES; r++) {
+	for (unsigned r = 0; r < m->nroutes; r++) {
 		uint64_t b[METRICS_BUCKETS + 1] = {0}, sum = 0, count = 0;
 		for (unsigned s = 0; s < METRICS_SHARDS; s++) {
 			for (unsigned i = 0; i <= METRICS_BUCKETS; i++)
-				b[i] += load(&m->shards[s].buckets[r][i]);
+				b[i] += load(BUCKET(&m->shards[s], r, i));
 			sum += load(&m->shards[s].sum_us[r]);
 		}
 		for (unsigned i = 0; i <= METRICS_BUCKETS; i++)
 			count += b[i];
 		if (!count)
 			continue;
-		const char *name = metrics_route_name(r);
+		const char *name = metrics_route_name(m, r);
 		uint64_t cum = 0;
 		for (unsigned i = 0; i < METRICS_BUCKETS; i++) {
 			cum += b[i];

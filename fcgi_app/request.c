@@ -1,6 +1,7 @@
 /* request: allocation of the per-request struct (see request.h). */
 #include "request.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,10 +38,43 @@ bool request_set_token(char *dst, size_t cap, const char *v, size_t vlen)
 	return true;
 }
 
+int request_input_own(struct request *r)
+{
+	struct fcgi_req *in = &r->in;
+	if (!in->params || in->owned)
+		return 0;
+	size_t n = (size_t)in->params_len + in->body_len;
+	unsigned char *b = malloc(n ? n : 1);
+	if (!b) {
+		request_input_free(r);
+		return -ENOMEM;
+	}
+	memcpy(b, in->params, in->params_len);
+	if (in->body)
+		memcpy(b + in->params_len, in->body, in->body_len);
+	in->params = b;
+	in->body = in->body ? b + in->params_len : NULL;
+	in->owned = b;
+	return 0;
+}
+
+void request_input_free(struct request *r)
+{
+	struct fcgi_req *in = &r->in;
+	free(in->view);
+	free(in->owned);
+	in->view = NULL;
+	in->owned = NULL;
+	in->params = NULL;
+	in->body = NULL;
+	in->params_len = in->body_len = 0;
+}
+
 void request_free(struct request *r)
 {
 	if (!r)
 		return;
+	request_input_free(r);
 	free(r->out);
 	free(r);
 }

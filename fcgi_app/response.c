@@ -3,6 +3,7 @@
 
 #include <fastcgi.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 _Static_assert(sizeof(FCGI_Header) == FCGI_HEADER_LEN, "FCGI_Header layout");
@@ -12,11 +13,29 @@ const char *response_reason(int status)
 {
 	switch (status) {
 	case 200: return "OK";
+	case 201: return "Created";
+	case 202: return "Accepted";
+	case 204: return "No Content";
+	case 301: return "Moved Permanently";
+	case 302: return "Found";
+	case 303: return "See Other";
+	case 304: return "Not Modified";
+	case 307: return "Temporary Redirect";
+	case 308: return "Permanent Redirect";
 	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
+	case 409: return "Conflict";
+	case 410: return "Gone";
 	case 413: return "Payload Too Large";
+	case 415: return "Unsupported Media Type";
+	case 422: return "Unprocessable Content";
+	case 429: return "Too Many Requests";
 	case 500: return "Internal Server Error";
+	case 501: return "Not Implemented";
+	case 502: return "Bad Gateway";
 	case 503: return "Service Unavailable";
 	case 504: return "Gateway Timeout";
 	default: return "Unknown";
@@ -41,23 +60,34 @@ static void put_header(char *p, uint8_t type, uint16_t id, uint16_t len)
 size_t response_encode(char *buf, size_t cap, uint16_t id,
                        const struct response *r)
 {
-	char head[512];
-	int hn = snprintf(head, sizeof head,
-	                  "Status: %d %s\r\nContent-Type: %s\r\n"
-	                  "Content-Length: %zu\r\n%s\r\n",
-	                  r->status, response_reason(r->status),
-	                  r->content_type ? r->content_type : RESPONSE_HTML,
-	                  r->body_len, r->extra_headers ? r->extra_headers : "");
-	if (hn < 0 || (size_t)hn >= sizeof head)
-		hn = 0; /* cannot happen with the app's own headers */
+	/* The app's own header blocks fit the stack; a handler's own headers
+	 * (up to 8 KiB, fcgi_resp_header) may need the heap. */
+	char stack[512], *head = stack;
+	const char *type = r->content_type ? r->content_type : RESPONSE_HTML;
+	const char *extra = r->extra_headers ? r->extra_headers : "";
+#define HEAD_ARGS                                                           \
+	"Status: %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s\r\n",   \
+	    r->status, response_reason(r->status), type, r->body_len, extra
+	int hn = snprintf(stack, sizeof stack, HEAD_ARGS);
+	if (hn < 0)
+		return 0;
+	if ((size_t)hn >= sizeof stack) {
+		if (!(head = malloc((size_t)hn + 1)))
+			return 0;
+		snprintf(head, (size_t)hn + 1, HEAD_ARGS);
+	}
+#undef HEAD_ARGS
 	size_t body_len = r->head ? 0 : r->body_len;
 	size_t content = (size_t)hn + body_len;
 	size_t records = (content + FCGI_MAX_LENGTH - 1) / FCGI_MAX_LENGTH;
 	size_t total = content + records * FCGI_HEADER_LEN /* data records */
 	               + FCGI_HEADER_LEN                   /* empty STDOUT */
 	               + sizeof(FCGI_EndRequestRecord);
-	if (total > cap)
+	if (total > cap) {
+		if (head != stack)
+			free(head);
 		return total;
+	}
 
 	/* The content is the header block followed by the body, cut into
 	 * records wherever 65535 bytes are full. */
@@ -95,6 +125,8 @@ size_t response_encode(char *buf, size_t cap, uint16_t id,
 	end.body.protocolStatus = FCGI_REQUEST_COMPLETE;
 	memcpy(p, &end, sizeof end);
 	p += sizeof end;
+	if (head != stack)
+		free(head);
 	return (size_t)(p - buf);
 }
 

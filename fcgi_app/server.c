@@ -17,17 +17,18 @@
 #include <unistd.h>
 
 #include "acceptor.h"
+#include "app.h"
 #include "config.h"
 #include "deferred.h"
 #include "failure.h"
 #include "clock.h"
+#include "fanout.h"
+#include "fcgi_resp.h"
 #include "log.h"
 #include "metrics.h"
 #include "pool.h"
 #include "request.h"
 #include "response.h"
-#include "router.h"
-#include "routes.h"
 
 /* Atomic: the acceptor threads count the requests they answer. */
 struct server_stats {
@@ -51,7 +52,8 @@ struct server {
 	struct event_base *base;
 	const struct config *cfg;
 	struct pool *pool;
-	struct routes *routes;
+	struct fcgi_app *app;
+	struct fanout *fan;
 	struct acceptor *acceptor;
 
 	pthread_mutex_t inbox_mu; /* the only lock on the request path */
@@ -69,6 +71,9 @@ struct server {
 	struct event *handover_ev; /* server_handover's check; NULL before */
 	uint64_t handover_until_ms;
 	struct metrics *metrics; /* recorded by both sides, lock-free */
+	const char **labels;     /* the metrics' route labels: not_found, the
+	                            app's routes, _fcgi_app (the operator
+	                            pages); the strings are the app's */
 	double start_time;       /* Unix time of server_new */
 	/* Lines about 500, 503 and 504 answers (error_limit_index). */
 	struct log_limit error_limits[3];
@@ -87,7 +92,7 @@ static const char *rid(const struct request *r)
 	return r->request_id[0] ? r->request_id : "-";
 }
 
-static const char *route_name(const struct request *r)
+static const char *route_name(const struct server *s, const struct request *r)
 {
 	switch ((enum request_page)r->page) {
 	case REQUEST_PAGE_NONE:
@@ -101,7 +106,9 @@ static const char *route_name(const struct request *r)
 	case REQUEST_PAGE_PING:
 		return "ping";
 	}
-	return router_route_name((enum router_route)r->route);
+	if (r->route)
+		return app_route(s->app, r->route)->label;
+	return r->allow ? "method_not_allowed" : "not_found";
 }
 
 /* --access-log: one line per request, when its answer is sent (or, for
@@ -114,7 +121,7 @@ static void log_access(const struct server *s, const struct request *r,
 	uint64_t us = clock_us() - r->start_us;
 	log_info("msg=access method=%s route=%s status=%d duration_ms=%llu.%03llu "
 	         "request_id=%s",
-	         r->method[0] ? r->method : "-", route_name(r), status,
+	         r->method[0] ? r->method : "-", route_name(s, r), status,
 	         (unsigned long long)(us / 1000), (unsigned long long)(us % 1000),
 	         rid(r));
 }
@@ -143,7 +150,7 @@ static void log_error_answer(struct server *s, const struct request *r,
 	log_msg(status == 500 ? LOG_LEVEL_ERROR : LOG_LEVEL_WARN,
 	        "msg=\"answered %d\" status=%d route=%s request_id=%s "
 	        "reason=\"%s\"%s",
-	        status, status, route_name(r), rid(r), log_quote(q, sizeof q, why),
+	        status, status, route_name(s, r), rid(r), log_quote(q, sizeof q, why),
 	        more);
 }
 
@@ -322,7 +329,7 @@ static void respond(struct server *s, struct request *r,
                     const struct response *resp)
 {
 	metrics_record(s->metrics,
-	               r->page ? METRICS_ROUTE_OPERATOR : (unsigned)r->route,
+	               r->page ? app_nroutes(s->app) + 1 : (size_t)r->route,
 	               resp->status, clock_us() - r->start_us);
 	/* Closed after this reply instead of kept (see finish): draining, or
 	 * handing over (the acceptors keep nothing any more). */
@@ -333,6 +340,10 @@ static void respond(struct server *s, struct request *r,
 	char stack[8192];
 	size_t cap = sizeof stack - sizeof last_record;
 	size_t len = response_encode(stack, cap, r->id, resp);
+	if (len == 0) {
+		finish(s, r, true); /* out of memory for a large header block */
+		return;
+	}
 	size_t need = len + extra;
 	char *buf = stack;
 	if (len > cap) {
@@ -397,51 +408,78 @@ static void respond_page(struct server *s, struct request *r, int status,
 	respond_page_why(s, r, status, detail, extra_headers, NULL);
 }
 
-/* The callback the server appends to every route's Deferred, as Klein
- * appends write_response. */
+/* A failure at the end of a handler's chain: the one place an error's
+ * status and page are decided.  The server's own cancellations first (a
+ * timeout's 504, a stop's 503), then the app's error handlers, then the
+ * default: 503 for a full pool or a stop, else 500. */
+static void respond_failure(struct server *s, struct request *r,
+                            const struct failure *f)
+{
+	char detail[256];
+	bool cancelled = failure_check(f, FAILURE_CANCELLED);
+	if (cancelled && r->timed_out) {
+		s->stats.timed_out++;
+		snprintf(detail, sizeof detail,
+		         "The request was pending for more than %u seconds.",
+		         s->cfg->pending_timeout);
+		respond_page(s, r, 504, detail, NULL);
+		return;
+	}
+	if (!(cancelled && s->draining)) {
+		struct fcgi_resp *resp = app_error_response(s->app, &r->in, f);
+		if (resp) {
+			struct response view;
+			fcgi_resp_encode_view(resp, &view);
+			view.head = r->head;
+			respond(s, r, &view);
+			fcgi_resp_free(resp);
+			return;
+		}
+	}
+	bool full = failure_check(f, FCGI_FAILURE_QUEUE_FULL);
+	if (full || failure_check(f, FCGI_FAILURE_SHUTTING_DOWN) ||
+	    (cancelled && s->draining)) {
+		s->stats.rejected++;
+		metrics_reject(s->metrics, full ? METRICS_REJECT_QUEUE_FULL
+		                                : METRICS_REJECT_SHUTDOWN);
+		respond_page(s, r, 503,
+		             s->draining ? "The server is restarting or stopping."
+		                         : failure_message(f),
+		             "Retry-After: 1\r\n");
+		return;
+	}
+	s->stats.failed++;
+	char *text = failure_to_string(f);
+	respond_page_why(s, r, 500, "The request failed; see the app's log.", NULL,
+	                 text ? text : failure_type(f));
+	free(text);
+}
+
+/* The callback the server appends to every handler's Deferred, as Klein
+ * appends write_response: a response object, a string (the body), or a
+ * failure. */
 static struct deferred_val on_result(struct deferred_val v, void *arg)
 {
 	struct request *r = arg;
 	struct server *s = r->owner;
+	struct fcgi_resp *resp = fcgi_resp_of(v);
 
 	if (r->aborted || r->state == REQUEST_DONE) {
 		deferred_val_free(v); /* nobody to answer: Klein suppresses it */
 		return deferred_val_none();
 	}
 	if (v.kind == DEFERRED_VAL_FAILURE) {
-		const struct failure *f = v.failure;
-		char detail[256];
-		if (failure_check(f, FAILURE_CANCELLED) && r->timed_out) {
-			s->stats.timed_out++;
-			snprintf(detail, sizeof detail,
-			         "The request was pending for more than %u seconds.",
-			         s->cfg->pending_timeout);
-			respond_page(s, r, 504, detail, NULL);
-		} else if (failure_check(f, ROUTES_FAILURE_QUEUE_FULL) ||
-		           failure_check(f, ROUTES_FAILURE_SHUTDOWN) ||
-		           (failure_check(f, FAILURE_CANCELLED) && s->draining)) {
-			s->stats.rejected++;
-			metrics_reject(s->metrics,
-			               failure_check(f, ROUTES_FAILURE_QUEUE_FULL)
-			                   ? METRICS_REJECT_QUEUE_FULL
-			                   : METRICS_REJECT_SHUTDOWN);
-			respond_page(s, r, 503,
-			             s->draining ? "The server is restarting or stopping."
-			                         : failure_message(f),
-			             "Retry-After: 1\r\n");
-		} else {
-			s->stats.failed++;
-			char *text = failure_to_string(f);
-			respond_page_why(s, r, 500,
-			                 "The request failed; see the app's log.", NULL,
-			                 text ? text : failure_type(f));
-			free(text);
-		}
+		respond_failure(s, r, v.failure);
+	} else if (resp) {
+		struct response view;
+		fcgi_resp_encode_view(resp, &view);
+		view.head = r->head;
+		respond(s, r, &view);
 	} else if (v.kind == DEFERRED_VAL_PTR && v.ptr) {
 		const char *body = v.ptr;
-		struct response resp = {.status = r->status, .body = body,
+		struct response view = {.status = r->status, .body = body,
 		                        .body_len = strlen(body), .head = r->head};
-		respond(s, r, &resp);
+		respond(s, r, &view);
 	} else {
 		s->stats.failed++;
 		respond_page(s, r, 500, "The request produced no body.", NULL);
@@ -512,7 +550,7 @@ static void on_pending_readable(evutil_socket_t fd, short what, void *arg)
 	}
 	s->stats.aborted++;
 	log_debug("msg=\"client went away\" route=%s request_id=%s",
-	          router_route_name((enum router_route)r->route), rid(r));
+	          route_name(s, r), rid(r));
 	log_access(s, r, 499);
 	r->aborted = true;
 	r->keep_conn = false;
@@ -532,11 +570,6 @@ static void make_pending(struct server *s, struct request *r)
 }
 
 /* ---- dispatch ------------------------------------------------------------- */
-
-static bool may_pend(enum router_route route)
-{
-	return route == ROUTER_SIMPLE || route == ROUTER_SLEEP;
-}
 
 /* Whether pending r would take an fd of --fd-reserve: every request the
  * loop owns (r included) and every idle kept connection holds one, and
@@ -561,7 +594,7 @@ static size_t format_status(struct server *s, char *body, size_t cap,
 		unsigned long long v;
 	} c[] = {
 		{"pending", PENDING(s)->n},
-		{"simple_waiting", routes_simple_waiting(s->routes)},
+		{"simple_waiting", fanout_unfired(s->fan)},
 		{"idle_connections", acceptor_idle(s->acceptor)},
 		{"live_requests", s->live},
 		{"pool_size", pool_size(s->pool)},
@@ -607,7 +640,7 @@ static void respond_metrics(struct server *s, struct request *r)
 	unsigned busy = pool_busy(s->pool), size = pool_size(s->pool);
 	struct metrics_gauges g = {
 		.pending = PENDING(s)->n,
-		.simple_waiting = routes_simple_waiting(s->routes),
+		.simple_waiting = fanout_unfired(s->fan),
 		.pool_busy = busy,
 		.pool_idle = size > busy ? size - busy : 0,
 		.pool_queued = pool_queued(s->pool),
@@ -682,7 +715,9 @@ static void begin(struct server *s, struct request *r)
 	r->status = 200;
 }
 
-/* Answers the acceptor's own verdict on r (400, 413), if it has one. */
+/* Answers what needs no handler: the acceptor's own verdict (400, 413),
+ * then (unless r asks for an operator page) a path no route takes (404,
+ * or 405 with Allow). */
 static bool answer_early(struct server *s, struct request *r)
 {
 	if (r->early_status == 413) {
@@ -697,23 +732,91 @@ static bool answer_early(struct server *s, struct request *r)
 		respond_page(s, r, 400, "The request could not be understood.", NULL);
 		return true;
 	}
+	if (r->page)
+		return false;
+	if (r->route == APP_NO_ROUTE && r->allow) {
+		char allow[96], line[128];
+		app_allow_header(r->allow, allow, sizeof allow);
+		snprintf(line, sizeof line, "Allow: %s\r\n", allow);
+		respond_page(s, r, 405,
+		             "The resource does not take this request method.", line);
+		return true;
+	}
+	if (r->route == APP_NO_ROUTE) {
+		respond_page(s, r, 404, "No such resource.", NULL);
+		return true;
+	}
 	return false;
 }
 
-/* Runs r's route with on_result appended; r is answered by the time this
- * returns unless its Deferred has not fired yet. */
+/* Whether pending one more request would pass --max-pending or the fd
+ * budget; answers it 503 if so. */
+static bool refuse_pending(struct server *s, struct request *r)
+{
+	bool too_many = PENDING(s)->n >= s->cfg->max_pending;
+	if (!too_many && !conns_full(s))
+		return false;
+	s->stats.rejected++;
+	metrics_reject(s->metrics, too_many ? METRICS_REJECT_MAX_PENDING
+	                                    : METRICS_REJECT_FD_LIMIT);
+	char detail[128];
+	if (too_many)
+		snprintf(detail, sizeof detail,
+		         "Too many pending requests (the limit is %u).",
+		         s->cfg->max_pending);
+	else
+		snprintf(detail, sizeof detail,
+		         "Too many open connections for the file descriptor "
+		         "limit (%u).", s->cfg->max_conns);
+	respond_page(s, r, 503, detail, "Retry-After: 1\r\n");
+	return true;
+}
+
+/* Runs r's handler with on_result appended.  When this returns, r is
+ * answered, or pending (REQUEST_NEW: the caller makes it so).  A request
+ * whose Deferred has not fired is admitted only within --max-pending and
+ * the fd budget: past them it is answered 503 and its Deferred cancelled
+ * (its cancellers undo what the handler started).  On an acceptor thread
+ * (r->here) it must have fired: else 500. */
 static void run_route(struct server *s, struct request *r)
 {
-	struct router_match m = {(enum router_route)r->route, r->seconds};
+	const struct app_route *rt = app_route(s->app, r->route);
+	bool loop = !r->here;
+	uint64_t fires = loop ? fanout_fire_calls(s->fan) : 0;
+	r->in.app = s->app;
 	r->holds++;
-	r->d = routes_dispatch(s->routes, &m, &r->status);
+	r->d = rt->handler(&r->in, rt->data);
 	if (!r->d || deferred_add_both(r->d, on_result, r, NULL) < 0) {
-		r->holds--;
+		if (r->d) {
+			deferred_cancel(r->d);
+			deferred_unref(r->d);
+			r->d = NULL;
+		}
 		s->stats.rejected++;
 		metrics_reject(s->metrics, METRICS_REJECT_OUT_OF_MEMORY);
 		respond_page(s, r, 503, "The server is out of memory.",
 		             "Retry-After: 1\r\n");
-		return;
+	}
+	if (!(rt->flags & FCGI_ROUTE_KEEP_INPUT))
+		request_input_free(r);
+	if (r->state == REQUEST_NEW) {
+		bool refused = false;
+		if (r->here) {
+			log_error("msg=\"route did not complete at once\" route=%s "
+			          "request_id=%s", rt->label, rid(r));
+			s->stats.failed++;
+			respond_page(s, r, 500, "The route did not complete at once.",
+			             NULL);
+			refused = true;
+		} else {
+			refused = refuse_pending(s, r);
+		}
+		if (refused)
+			deferred_cancel(r->d); /* on_result sees it answered */
+	} else if (!loop || fanout_fire_calls(s->fan) == fires) {
+		/* Answered at once without firing an event: a request someone
+		 * waits for now, which a fire in progress lets go first. */
+		fanout_note_foreground(s->fan);
 	}
 	r->holds--;
 }
@@ -740,25 +843,6 @@ static void dispatch(struct server *s, struct request *r)
 		             "Retry-After: 1\r\n");
 		return;
 	}
-	if (may_pend((enum router_route)r->route) &&
-	    (PENDING(s)->n >= s->cfg->max_pending || conns_full(s))) {
-		s->stats.rejected++;
-		metrics_reject(s->metrics, PENDING(s)->n >= s->cfg->max_pending
-		                               ? METRICS_REJECT_MAX_PENDING
-		                               : METRICS_REJECT_FD_LIMIT);
-		char detail[128];
-		if (PENDING(s)->n >= s->cfg->max_pending)
-			snprintf(detail, sizeof detail,
-			         "Too many pending requests (the limit is %u).",
-			         s->cfg->max_pending);
-		else
-			snprintf(detail, sizeof detail,
-			         "Too many open connections for the file descriptor "
-			         "limit (%u).", s->cfg->max_conns);
-		respond_page(s, r, 503, detail, "Retry-After: 1\r\n");
-		return;
-	}
-
 	run_route(s, r);
 	if (r->state == REQUEST_NEW)
 		make_pending(s, r); /* its Deferred has not fired */
@@ -786,16 +870,17 @@ static void on_inbox(evutil_socket_t fd, short what, void *arg)
 }
 
 /* Acceptor thread: answers r right here when nothing of the loop's is
- * needed: the acceptor's own 400/413, or a route that completes at once
- * (routes_at_once).  Such a request never wakes the loop, nor waits behind
- * it (a fire's batches, say): one thread hand-off less per request.  The
- * loop keeps what waits (pending, the pool), the counters page (its state)
- * and everything once it drains.  False: the loop must take r (then r is
+ * needed: the acceptor's own 400/413, a 404 or 405, or a route registered
+ * FCGI_ROUTE_ANY_THREAD.  Such a request never wakes the loop, nor waits
+ * behind it (a fire's batches, say): one thread hand-off less per request.
+ * The loop keeps what may wait, the counters page (its state) and
+ * everything once it drains.  False: the loop must take r (then r is
  * either untouched or, its reply partly sent, REQUEST_WRITING). */
 static bool answer_here(struct server *s, struct request *r)
 {
+	const struct app_route *rt = app_route(s->app, r->route);
 	if (r->page || s->draining ||
-	    (!r->early_status && !routes_at_once((enum router_route)r->route)))
+	    (!r->early_status && rt && !(rt->flags & FCGI_ROUTE_ANY_THREAD)))
 		return false;
 	r->here = true;
 	begin(s, r);
@@ -804,14 +889,6 @@ static bool answer_here(struct server *s, struct request *r)
 	r->here = false;
 	if (r->state == REQUEST_WRITING)
 		return false;
-	if (r->state == REQUEST_NEW) {
-		/* Not answered: only a broken routes_at_once gets here. */
-		log_error("msg=\"route did not complete at once\" route=%s "
-		          "request_id=%s",
-		          router_route_name((enum router_route)r->route), rid(r));
-		r->aborted = true; /* on_result must not answer a freed r */
-		deferred_cancel(r->d);
-	}
 	if (r->fd >= 0)
 		close(r->fd);
 	if (r->d)
@@ -825,6 +902,13 @@ void server_deliver(void *server, struct request *r)
 	struct server *s = server;
 	if (answer_here(s, r))
 		return;
+	/* The reader's buffers are the acceptor's next request's: the loop
+	 * gets its own copy of what the handler may read. */
+	if (r->in.params && r->state == REQUEST_NEW && !r->page &&
+	    !r->early_status && r->route)
+		request_input_own(r);
+	else
+		request_input_free(r);
 	r->next = NULL;
 	pthread_mutex_lock(&s->inbox_mu);
 	if (s->inbox_tail)
@@ -839,7 +923,8 @@ void server_deliver(void *server, struct request *r)
 /* ---- lifecycle ------------------------------------------------------------ */
 
 struct server *server_new(struct event_base *base, const struct config *cfg,
-                          struct pool *pool, struct routes *routes)
+                          struct pool *pool, struct fcgi_app *app,
+                          struct fanout *fan)
 {
 	struct server *s = calloc(1, sizeof *s);
 	if (!s)
@@ -847,14 +932,23 @@ struct server *server_new(struct event_base *base, const struct config *cfg,
 	s->base = base;
 	s->cfg = cfg;
 	s->pool = pool;
-	s->routes = routes;
+	s->app = app;
+	s->fan = fan;
 	for (size_t i = 0; i < 3; i++)
 		s->error_limits[i] = (struct log_limit)LOG_LIMIT_INIT;
 	pthread_mutex_init(&s->inbox_mu, NULL);
 	struct timespec now;
 	clock_gettime(CLOCK_REALTIME, &now);
 	s->start_time = (double)now.tv_sec + (double)now.tv_nsec / 1e9;
-	s->metrics = metrics_new();
+	size_t n = app_nroutes(app);
+	s->labels = malloc((n + 2) * sizeof *s->labels);
+	if (s->labels) {
+		s->labels[0] = "not_found";
+		for (size_t i = 1; i <= n; i++)
+			s->labels[i] = app_route(app, (unsigned)i)->label;
+		s->labels[n + 1] = "_fcgi_app";
+		s->metrics = metrics_new(s->labels, (unsigned)n + 2);
+	}
 	s->inbox_ev = event_new(base, -1, 0, on_inbox, s);
 	s->timeout_ev = evtimer_new(base, on_timeout, s);
 	if (!s->metrics || !s->inbox_ev || !s->timeout_ev) {
@@ -872,7 +966,7 @@ int server_start(struct server *s, int listen_fd)
 		.max_body = s->cfg->max_body,
 		.max_discard = s->cfg->max_discard,
 		.read_timeout_ms = s->cfg->read_timeout_ms,
-		.max_sleep = s->cfg->max_sleep,
+		.app = s->app,
 		.idle_timeout_s = s->cfg->idle_timeout,
 		.max_params = s->cfg->max_params,
 		.max_pending = s->cfg->max_pending,
@@ -1012,5 +1106,6 @@ void server_free(struct server *s)
 	}
 	pthread_mutex_destroy(&s->inbox_mu);
 	metrics_free(s->metrics);
+	free(s->labels);
 	free(s);
 }

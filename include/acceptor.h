@@ -21,6 +21,7 @@
 #include <stddef.h>
 
 struct acceptor;
+struct fcgi_app;
 struct request;
 
 struct acceptor_opts {
@@ -28,7 +29,7 @@ struct acceptor_opts {
 	size_t max_body;          /* stdin bytes accepted; more is 413 */
 	size_t max_discard;       /* bytes past max_body read and dropped for a clean 413 */
 	unsigned read_timeout_ms; /* a peer that stalls mid-request is dropped */
-	unsigned long max_sleep;  /* for the router */
+	const struct fcgi_app *app; /* its routes, matched while reading */
 	unsigned idle_timeout_s;  /* a kept connection idle longer is closed */
 	size_t max_params;        /* a request's params stream; more closes */
 	unsigned max_pending;     /* FCGI_MAX_REQS, for FCGI_GET_VALUES */

@@ -70,6 +70,10 @@ int config_load(struct config *c, int argc, char **argv);
  * environment rather than left at its default. */
 bool config_given(const struct config *c, const char *name);
 
+/* The value of the numeric option `name` ("max-sleep"): 0 and *out set,
+ * or -ENOENT for an unknown name or a string option. */
+int config_value(const struct config *c, const char *name, unsigned long *out);
+
 /* Fits the fd-bound limits to an fd limit of `nofile` (RLIMIT_NOFILE's
  * soft value) when `used` fds are taken by the app itself (listener, loop,
  * pool, acceptors, logs): sets max_conns to the connections that fit with

@@ -69,6 +69,11 @@ void fanout_free(struct fanout *f);
 /* Any thread: a request someone is waiting for arrived now. */
 void fanout_note_foreground(struct fanout *f);
 
+/* Calls to fanout_event_fire (and fanout_fire_named) so far, whether
+ * anyone waited or not: the server tells a request that fired an event
+ * (not a foreground request for the pacing) by this count moving. */
+uint64_t fanout_fire_calls(const struct fanout *f);
+
 /* Waiters not yet fired, over every event (a fire in progress included). */
 size_t fanout_unfired(const struct fanout *f);
 

@@ -111,8 +111,8 @@ struct fcgi_in_opts {
 	unsigned long max_reqs;  /* FCGI_MAX_REQS */
 };
 
-/* What the app needs of one request.  `path` points into the reader's
- * params and is valid until the reader's next fcgi_in_read. */
+/* What the app needs of one request.  The pointers point into the
+ * reader's buffers and are valid until its next fcgi_in_read. */
 struct fcgi_in_result {
 	uint16_t id;
 	uint16_t role;
@@ -133,7 +133,13 @@ struct fcgi_in_result {
 	bool at_end;      /* read to its empty STDIN record, nothing after */
 	const char *path; /* DOCUMENT_URI, else REQUEST_URI up to '?'; NULL */
 	size_t path_len;
-	size_t body;      /* stdin bytes read */
+	/* The whole params stream (checked: it decodes into whole pairs). */
+	const unsigned char *params;
+	size_t params_len;
+	/* The body when it is within max_body (too_big false), else NULL;
+	 * body_len counts every stdin byte read either way. */
+	const unsigned char *body;
+	size_t body_len;
 };
 
 /* Per-thread reader state: a read buffer and the params buffer.  Owned by

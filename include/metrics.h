@@ -25,14 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "router.h"
-
 struct metrics;
-
-/* The route label: the router's routes, then the operator pages (status,
- * metrics, ping), labelled "_fcgi_app". */
-#define METRICS_ROUTE_OPERATOR (ROUTER_SLEEP_TOO_LONG + 1)
-#define METRICS_ROUTES (METRICS_ROUTE_OPERATOR + 1)
 
 /* Why a request got 503 (fcgi_app_rejected_total{reason}). */
 enum metrics_reject {
@@ -62,12 +55,16 @@ struct metrics_gauges {
 	const char *version;       /* build_info's label; escaped on output */
 };
 
-/* Zeroed counters; NULL when out of memory.  Freed by metrics_free. */
-struct metrics *metrics_new(void);
+/* Zeroed counters for routes 0..nroutes-1, whose `route` labels are
+ * labels[i] (borrowed for the metrics' life; safe in a label value: the
+ * server's are [A-Za-z0-9_]).  Route 0 is where a route past the table
+ * is counted (the server's "not_found").  NULL when out of memory or
+ * nroutes is 0.  Freed by metrics_free. */
+struct metrics *metrics_new(const char *const *labels, unsigned nroutes);
 void metrics_free(struct metrics *m);
 
-/* One answered request: route in [0, METRICS_ROUTES) (others are counted
- * as not_found), its HTTP status (one the table does not name counts as
+/* One answered request: route in [0, nroutes) (others are counted as
+ * route 0), its HTTP status (one the table does not name counts as
  * status="other"), and the time from parsing it to its reply. */
 void metrics_record(struct metrics *m, unsigned route, int status,
                     uint64_t duration_us);
@@ -80,8 +77,8 @@ void metrics_reject(struct metrics *m, enum metrics_reject reason);
 size_t metrics_render(const struct metrics *m, const struct metrics_gauges *g,
                       char *buf, size_t cap);
 
-/* The route label for `route` ("coro", "_fcgi_app", ...). */
-const char *metrics_route_name(unsigned route);
+/* The route label for `route` (route 0's past the table). */
+const char *metrics_route_name(const struct metrics *m, unsigned route);
 
 #define METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 

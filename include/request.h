@@ -21,9 +21,31 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "router.h"
 
 struct deferred;
+struct fcgi_app;
+struct fcgi_req_view;
+
+/* The handler's view of its request: fcgi_app.h's struct fcgi_req, which
+ * is this member of struct request (request_of goes back).  The input
+ * (params stream, body) is either borrowed from the acceptor's reader
+ * (the request is answered on that thread before the reader reads again)
+ * or copied into `owned` for the loop (request_input_own); it is freed by
+ * request_input_free, at the latest by request_free. */
+struct fcgi_req {
+	const unsigned char *params; /* NULL once freed */
+	const unsigned char *body;   /* NULL: none */
+	void *owned;                 /* params + body (malloc), or NULL */
+	struct fcgi_req_view *view;  /* decoded strings (fcgi_req.c), lazily */
+	struct fcgi_app *app;
+	uint32_t params_len, body_len;
+	uint32_t path_off, path_len; /* within params */
+	uint32_t query_off, query_len;
+	uint16_t skip;               /* mount prefix bytes before the route's
+	                                part of the path */
+	bool has_path : 1;
+	bool has_query : 1;
+};
 
 /* The operator pages.  nginx asks for one with the FCGI_APP_STATUS param,
  * which only the shipped loopback-only locations set: "1" the status page
@@ -56,13 +78,13 @@ struct request {
 	char *out;                   /* unsent rest of the reply (malloc) */
 	uint64_t deadline_ms;        /* pending timeout (monotonic) */
 	uint64_t start_us;           /* parsed at (clock_us), for the metrics */
-	unsigned long seconds;       /* /sleep/<n> */
 	uint32_t out_len, out_off;
 	int fd;
 	int status;                  /* HTTP status the handlers set */
 	uint16_t id;                 /* FastCGI request id */
 	uint16_t early_status;       /* acceptor's verdict: 400/413, else 0 */
-	uint8_t route;               /* enum router_route */
+	uint16_t route;              /* app route index (app.h), 0: none */
+	uint16_t allow;              /* no route: methods allowed (405), or 0 */
 	uint8_t state;               /* enum request_state */
 	uint8_t holds;               /* frames that still use it */
 	uint8_t list;                /* which server list holds it, 0: none */
@@ -79,7 +101,11 @@ struct request {
 	 * absent or not a token (request_set_token). */
 	char request_id[REQUEST_ID_MAX + 1];
 	char method[REQUEST_METHOD_MAX + 1];
+	struct fcgi_req in;
 };
+
+#define request_of(req) \
+	((struct request *)(void *)((char *)(req) - offsetof(struct request, in)))
 
 /* Zeroed request for `fd`, start_us set to now; NULL when out of
  * memory. */
@@ -90,7 +116,12 @@ struct request *request_new(int fd);
  * !#$%&'*+-.^_`|~), safe to print in a logfmt line unquoted; else leaves
  * `dst` empty.  True when copied. */
 bool request_set_token(char *dst, size_t cap, const char *v, size_t vlen);
-/* Frees the struct and its buffer; the fd and Deferred are the caller's
+/* Copies a borrowed input into memory the request owns, for a hand-off
+ * to another thread.  0 or -ENOMEM (the input is then dropped). */
+int request_input_own(struct request *r);
+/* Drops the input and its decoded view; the accessors return NULL after. */
+void request_input_free(struct request *r);
+/* Frees the struct, its buffer and its input; the fd and Deferred are the caller's
  * business (the server closes or hands on the fd, drops the Deferred). */
 void request_free(struct request *r);
 

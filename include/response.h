@@ -29,7 +29,8 @@ struct response {
 
 /* Writes the reply for request `id` into buf and returns its length.  When
  * the length is above `cap`, buf holds nothing useful: call again with a
- * buffer that large. */
+ * buffer that large.  0 when out of memory (a header block over 512
+ * bytes needs the heap). */
 size_t response_encode(char *buf, size_t cap, uint16_t id,
                        const struct response *r);
 

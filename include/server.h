@@ -1,8 +1,9 @@
 /*
  * server: the libevent loop's side of every request.
  *
- * A request whose route completes at once (routes_at_once: /coro, /error,
- * 404s, the acceptor's own 400/413) is answered on the acceptor thread that
+ * A request that completes at once without the loop (a route registered
+ * FCGI_ROUTE_ANY_THREAD, 404s and 405s, the acceptor's own 400/413) is
+ * answered on the acceptor thread that
  * parsed it, inside server_deliver, and never wakes the loop.  The loop
  * receives the others (one locked inbox and one event_active), plus any
  * such reply that nginx could not take in one send(); it runs the route's
@@ -25,14 +26,16 @@
 
 struct config;
 struct event_base;
+struct fanout;
+struct fcgi_app;
 struct pool;
 struct request;
-struct routes;
 struct server;
 
 /* Borrows everything for its lifetime.  NULL on error (errno set). */
 struct server *server_new(struct event_base *base, const struct config *cfg,
-                          struct pool *pool, struct routes *routes);
+                          struct pool *pool, struct fcgi_app *app,
+                          struct fanout *fan);
 
 /* Starts the acceptor threads on `listen_fd` (borrowed).  0 or -errno. */
 int server_start(struct server *s, int listen_fd);

@@ -238,7 +238,11 @@ static void reader_reads_an_nginx_request(void **state)
 	assert_false(r.bad_length);
 	assert_false(r.too_big);
 	assert_true(r.at_end);
-	assert_int_equal(r.body, 10);
+	assert_int_equal(r.body_len, 10);
+	assert_non_null(r.body);
+	assert_memory_equal(r.body, "0123456789", 10);
+	assert_int_equal(r.params_len, sizeof params - 1);
+	assert_memory_equal(r.params, params, sizeof params - 1);
 	assert_int_equal(r.path_len, 5);
 	assert_memory_equal(r.path, "/coro", 5);
 	pair_close(&p);
@@ -358,7 +362,7 @@ static void reader_bounds_the_body(void **state)
 	assert_int_equal(fcgi_in_read(p.rd, p.app, &opts, &r), 0);
 	assert_true(r.too_big);
 	assert_false(r.at_end);
-	assert_int_equal(r.body, 0);
+	assert_int_equal(r.body_len, 0);
 	pair_close(&p);
 	pair_open(&p);
 	n = rec(msg, FCGI_BEGIN_REQUEST, 1, begin_keep, 8, 0);

@@ -1,9 +1,10 @@
 /*
- * fcgi_app: Klein's "Non-Blocking Recipes" as a FastCGI backend for nginx.
+ * run: fcgi_app_run, the process around an app (fcgi_app.h).
  *
  * Start order: options -> log file -> fd limit -> signals -> event_base
- * with pthreads -> listening socket -> worker pool -> routes -> server
- * (acceptor threads) -> loop.  Teardown runs in reverse.
+ * with pthreads -> listening socket -> worker pool -> fanout -> server ->
+ * the app's start hook -> acceptor threads -> loop.  Teardown runs in
+ * reverse.
  */
 #include <errno.h>
 #include <event2/event.h>
@@ -18,12 +19,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "app.h"
 #include "config.h"
+#include "fanout.h"
 #include "listener.h"
 #include "log.h"
 #include "notify.h"
 #include "pool.h"
-#include "routes.h"
 #include "server.h"
 
 /* Ten thousand held requests need ten thousand fds: take the hard limit. */
@@ -85,7 +87,7 @@ static int fit_fd_limit(struct config *cfg)
 }
 
 /* What the signal handler and the teardown share. */
-struct app {
+struct run {
 	const struct config *cfg;
 	struct server *server;
 	struct notify *notify;
@@ -98,7 +100,7 @@ struct app {
  * after the acceptors stopped polling it.  An inherited socket is only
  * closed here: whoever passed it still holds it, nginx's new connections
  * wait in its backlog, and the next instance takes them. */
-static void close_listener(struct app *app)
+static void close_listener(struct run *app)
 {
 	if (app->listen_fd < 0)
 		return;
@@ -133,7 +135,7 @@ static const char *signal_name(int sig)
  * stop from it, not a core dump). */
 static void on_stop(evutil_socket_t sig, short what, void *arg)
 {
-	struct app *app = arg;
+	struct run *app = arg;
 	(void)what;
 	log_info("msg=\"signal received\" signal=%s", signal_name((int)sig));
 	notify_stopping(app->notify);
@@ -149,7 +151,7 @@ static void on_stop(evutil_socket_t sig, short what, void *arg)
  * path.  Requests go on as if nothing happened. */
 static void on_reopen(evutil_socket_t sig, short what, void *arg)
 {
-	const struct app *app = arg;
+	const struct run *app = arg;
 	(void)what;
 	int rc = log_reopen();
 	if (rc < 0)
@@ -175,8 +177,9 @@ static void on_ignored(evutil_socket_t sig, short what, void *arg)
 	         "apply new settings\" signal=%s", signal_name((int)sig));
 }
 
-/* --health: one FastCGI GET /coro over the configured socket.  Exit 0 when
- * the reply's status is 200.  Used by Docker's HEALTHCHECK. */
+/* --health: one FastCGI request for the ping page (FCGI_APP_STATUS=ping,
+ * which every app answers, from its loop) over the configured socket.
+ * Exit 0 when the reply's status is 200.  Used by Docker's HEALTHCHECK. */
 static int health_check(const struct config *cfg)
 {
 	char err[256];
@@ -191,7 +194,8 @@ static int health_check(const struct config *cfg)
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
 
 	static const char params[] = "\x0e\x03REQUEST_METHODGET"
-	                             "\x0c\x05" "DOCUMENT_URI/coro";
+	                             "\x0c\x05" "DOCUMENT_URI/ping"
+	                             "\x0f\x04" "FCGI_APP_STATUSping";
 	const size_t plen = sizeof params - 1;
 	unsigned char msg[64 + sizeof params];
 	size_t n = 0;
@@ -234,7 +238,7 @@ static int health_check(const struct config *cfg)
 	return 1;
 }
 
-int main(int argc, char **argv)
+static int run(struct fcgi_app *fa, int argc, char **argv)
 {
 	struct config cfg;
 	config_defaults(&cfg);
@@ -251,11 +255,12 @@ int main(int argc, char **argv)
 	}
 
 	int status = 1;
-	struct app app = {.cfg = &cfg, .listen_fd = -1};
+	struct run app = {.cfg = &cfg, .listen_fd = -1};
 	struct event_base *base = NULL;
 	struct pool *pool = NULL;
-	struct routes *routes = NULL;
+	struct fanout *fan = NULL;
 	struct server *server = NULL;
+	bool started = false;
 	static const struct {
 		int sig;
 		event_callback_fn cb;
@@ -303,16 +308,15 @@ int main(int argc, char **argv)
 	app.inherited = got > 0;
 
 	pool = pool_new(base, cfg.workers, cfg.queue);
-	struct routes_opts ropts = {
+	struct fanout_opts fo = {
 		.fire_batch = cfg.fire_batch,
 		.fire_rate = cfg.fire_rate,
 		.fire_interval_us = cfg.fire_interval_us,
 		.fire_rate_busy = cfg.fire_rate_busy,
 		.fire_busy_us = cfg.fire_busy_ms * 1000u,
-		.max_sleep = cfg.max_sleep,
 	};
-	routes = pool ? routes_new(base, pool, &ropts) : NULL;
-	server = routes ? server_new(base, &cfg, pool, routes) : NULL;
+	fan = pool ? fanout_new(base, &fo) : NULL;
+	server = fan ? server_new(base, &cfg, pool, fa, fan) : NULL;
 	if (!server) {
 		log_error("msg=\"cannot start\" err=\"%s\"", strerror(errno));
 		goto out;
@@ -332,6 +336,12 @@ int main(int argc, char **argv)
 	}
 	if (fit_fd_limit(&cfg) < 0)
 		goto out;
+	app_bind(fa, &cfg, base, pool, fan);
+	if (app_start(fa) != 0) {
+		log_error("msg=\"the app's start hook failed\"");
+		goto out;
+	}
+	started = true;
 	if ((rc = server_start(server, listen_fd)) < 0) {
 		log_error("msg=\"cannot start acceptors\" err=\"%s\"", strerror(-rc));
 		goto out;
@@ -364,7 +374,9 @@ int main(int argc, char **argv)
 out:
 	server_free(server); /* stops the acceptors before the listener goes */
 	close_listener(&app);
-	routes_free(routes);
+	if (started)
+		app_stop(fa);
+	fanout_free(fan); /* events the app left: their waiters are cancelled */
 	/* A worker still inside a long blocking call cannot be interrupted;
 	 * exiting ends it, joining would wait for it (and the pool's event
 	 * must outlive its workers, so the base stays too). */
@@ -377,6 +389,14 @@ out:
 	notify_free(app.notify);
 	if (base && !stuck)
 		event_base_free(base);
+	app_bind(fa, NULL, NULL, NULL, NULL);
 	log_close();
+	return status;
+}
+
+int fcgi_app_run(struct fcgi_app *app, int argc, char **argv)
+{
+	int status = app ? run(app, argc, argv) : 1;
+	fcgi_app_free(app);
 	return status;
 }
