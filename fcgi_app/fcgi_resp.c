@@ -133,6 +133,8 @@ static void resp_free_cb(void *p)
 
 struct deferred_val fcgi_resp_val(struct fcgi_resp *r)
 {
+	if (!r)
+		return deferred_val_failure(failure_new("MemoryError", "out of memory"));
 	return deferred_val_ptr(r, resp_free_cb);
 }
 
@@ -162,7 +164,7 @@ struct deferred *fcgi_reply(struct fcgi_resp *r)
 	return d;
 }
 
-struct deferred *fcgi_reply_text(int status, const char *type, const char *body)
+struct fcgi_resp *fcgi_resp_text(int status, const char *type, const char *body)
 {
 	struct fcgi_resp *r = fcgi_resp_new(status);
 	if (r && ((type && fcgi_resp_content_type(r, type) < 0) ||
@@ -170,7 +172,12 @@ struct deferred *fcgi_reply_text(int status, const char *type, const char *body)
 		fcgi_resp_free(r);
 		return NULL;
 	}
-	return fcgi_reply(r);
+	return r;
+}
+
+struct deferred *fcgi_reply_text(int status, const char *type, const char *body)
+{
+	return fcgi_reply(fcgi_resp_text(status, type, body));
 }
 
 size_t fcgi_resp_escape(const char *s, char *out, size_t cap)

@@ -228,12 +228,16 @@ void fcgi_resp_body_borrow(struct fcgi_resp *resp, const void *body,
 void fcgi_resp_free(struct fcgi_resp *resp);
 
 /* The response as a Deferred's value (takes it), to return from a
- * callback. */
+ * callback.  NULL (a constructor out of memory) gives a MemoryError
+ * failure, so `return fcgi_resp_val(fcgi_resp_text(...));` is safe. */
 struct deferred_val fcgi_resp_val(struct fcgi_resp *resp);
 /* A fired Deferred with the response (takes it; NULL gives NULL). */
 struct deferred *fcgi_reply(struct fcgi_resp *resp);
-/* fcgi_reply of a response with `status`, `type` (NULL: FCGI_HTML) and a
- * copy of the NUL-terminated `body`. */
+/* A response with `status`, `type` (NULL: FCGI_HTML) and a copy of the
+ * NUL-terminated `body`; NULL when out of memory or `type` is refused. */
+struct fcgi_resp *fcgi_resp_text(int status, const char *type,
+                                 const char *body);
+/* fcgi_reply(fcgi_resp_text(status, type, body)). */
 struct deferred *fcgi_reply_text(int status, const char *type,
                                  const char *body);
 
