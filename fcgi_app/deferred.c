@@ -1,7 +1,14 @@
 /*
- * deferred: Twisted's Deferred (twisted/internet/defer.py) in C, with
- * DeferredList/gatherResults, addTimeout on libevent timers and reference
- * counting in place of Python's garbage collector.  Runs on the loop thread.
+ * deferred: the core of Twisted's Deferred (twisted/internet/defer.py) in
+ * C, with reference counting in place of Python's garbage collector.  Runs
+ * on the loop thread.  DeferredList is in deferred_list.c, addTimeout in
+ * deferred_timeout.c.
+ *
+ * What this file owns: every struct deferred, its pair queue, its result
+ * slot and its links to the Deferreds it waits on and that wait on it.  A
+ * gather's state belongs to deferred_list.c; this file keeps it as the
+ * gather Deferred's opaque canceller arg and reaches it only through the
+ * hooks of deferred_internal.h.
  *
  * How chaining is stored.  When a callback of W returns a Deferred I that
  * has no result yet, W "waits on" I: W's result is the reference to I that
@@ -36,10 +43,7 @@
  * - A callback returning the Deferred it is attached to gets a RuntimeError
  *   failure instead of hanging the chain (and leaking the self reference).
  * - A NULL failure stands for MemoryError (see failure.c), so running out
- *   of memory while building a failure still fires the chain.  For the
- *   same reason a gather member whose pair cannot be attached (a callback
- *   run while the gather was being made used up the room reserved for
- *   it, and growing failed) reports a MemoryError.
+ *   of memory while building a failure still fires the chain.
  * - Only references keep a Deferred alive (deferred.h, "Where this differs
  *   from Twisted"): one nobody references is freed with its pending pairs,
  *   which never run, where Twisted's garbage collector keeps it as long as
@@ -48,27 +52,17 @@
  * - A callback returning a Deferred whose chain waits on the callback's
  *   own Deferred gets a RuntimeError failure, like the case above, instead
  *   of a pair of Deferreds that never fire (and, here, are never freed).
- * - A value has one owner, so a gather cannot share a member's result with
- *   the member's chain the way Twisted shares one object.  The list keeps
- *   a copy of a failure and a reference to a deferred_val_shared value; a
- *   uniquely owned pointer moves into the list and the member goes on with
- *   None (deferred.h, "Results and ownership").  A FirstError's inner
- *   failure is a copy too.
- * - Once a gather has fired, members that report later do not write into
- *   the list its callbacks received (Twisted's resultList is the same
- *   object and keeps changing): that list belongs to its consumer now.
  */
 #include "deferred.h"
 
 #include <errno.h>
-#include <event2/event.h>
-#include <stdalign.h>
-#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "deferred_internal.h"
 
 enum {
 	F_CALLED = 1 << 0,   /* callback/errback/cancel fired it */
@@ -76,7 +70,7 @@ enum {
 	F_ON_CHAIN = 1 << 2, /* on a run's stack; u.chain_prev is valid */
 	F_RUNNING = 1 << 3,  /* inside one of its own callbacks */
 	F_HEAP = 1 << 4,     /* pairs live in p.heap */
-	F_GATHER = 1 << 5,   /* made by deferred_gather */
+	F_GATHER = 1 << 5,   /* deferred__make_gather; u.cancel.arg is its state */
 	F_MEMBER = 1 << 6,   /* may hold a gather's pair (see waits_on) */
 };
 
@@ -335,10 +329,6 @@ static void waiter_unlink(struct deferred *inner, struct deferred *w)
 		inner->waiters->u.wait.prev = w->u.wait.prev;
 }
 
-static struct deferred_val gather_member_done(struct deferred_val v,
-                                              void *arg);
-static bool gather_is(const void *slot_arg, const void *gather);
-
 /* Whether d still holds a pair of an unfired gather (the gather still waits
  * to hear from d).  With `g` NULL, any gather.  Clears F_MEMBER when d
  * holds none, so a Deferred pays for the scan only while it is a member. */
@@ -350,10 +340,12 @@ static bool holds_gather_pair(struct deferred *d, const struct deferred *g)
 	if (!(d->flags & F_MEMBER))
 		return false;
 	for (uint32_t i = 0; i < d->count; i++) {
-		if (v[i].cb != gather_member_done)
+		const void *state = deferred_list__pair_gather(v[i].cb, v[i].arg);
+
+		if (state == NULL)
 			continue;
 		any = true;
-		if (g == NULL || gather_is(v[i].arg, g->u.cancel.arg))
+		if (g == NULL || state == g->u.cancel.arg)
 			return true;
 	}
 	if (!any)
@@ -514,9 +506,6 @@ static void run_callbacks(struct deferred *d)
 
 /* ---- life cycle ---- */
 
-static void gather_cancel(struct deferred *d, void *arg);
-static void gather_release(void *arg);
-
 struct deferred *deferred_new(deferred_canceller_fn canceller, void *arg)
 {
 	struct deferred *d = calloc(1, sizeof(*d));
@@ -542,8 +531,8 @@ static struct deferred *destroy(struct deferred *d)
 	struct deferred *inner = NULL;
 	struct pair *v = pairs(d);
 
-	if (!(d->flags & F_CALLED) && d->u.cancel.fn == gather_cancel)
-		gather_release(d->u.cancel.arg);
+	if ((d->flags & (F_GATHER | F_CALLED)) == F_GATHER)
+		deferred_list__release(d->u.cancel.arg);
 	if (is_waiting(d)) {
 		waiter_unlink(d->res.deferred, d);
 		inner = result_take(d).deferred;
@@ -616,15 +605,15 @@ static int fire(struct deferred *d, struct deferred_val v)
 		deferred_val_free(v);
 		return 0;
 	}
-	if (d->u.cancel.fn == gather_cancel)
+	if (d->flags & F_GATHER)
 		gather = d->u.cancel.arg;
 	d->u.cancel.fn = NULL;
 	d->u.cancel.arg = NULL;
 	d->flags |= F_CALLED;
 	result_set(d, v);
-	/* A fired gather no longer needs its members; see gather_release. */
+	/* A fired gather no longer needs its members. */
 	if (gather != NULL)
-		gather_release(gather);
+		deferred_list__release(gather);
 	run_callbacks(d);
 	return 0;
 }
@@ -654,7 +643,7 @@ void deferred_cancel(struct deferred *d)
 	deferred_ref(d);
 	if (d->flags & F_GATHER) {
 		/* DeferredList.cancel: the members' results fire it. */
-		gather_cancel(d, d->u.cancel.arg);
+		deferred_list__cancel(d->u.cancel.arg);
 		deferred_unref(d);
 		return;
 	}
@@ -745,451 +734,34 @@ void deferred_set_unhandled_hook(deferred_unhandled_fn fn)
 	unhandled_hook = fn != NULL ? fn : default_unhandled;
 }
 
-/* ---- addTimeout ---- */
+/* ---- hooks for deferred_list.c (deferred_internal.h) ---- */
 
-/* The timer points at the Deferred without a reference: the pair that
- * owns it runs or is freed no later than the Deferred, and freeing the
- * pair frees the timer, so the timer never outlives what it cancels.
- * The event_base must outlive that pair. */
-struct timeout {
-	struct event *ev;
-	struct deferred *d;
-	struct timeval tv;
-	bool timed_out;
-};
-
-static void timeout_expired(evutil_socket_t fd, short what, void *arg)
+int deferred__reserve_pairs(struct deferred **ds, size_t n)
 {
-	struct timeout *t = arg;
+	size_t placed;
 
-	(void)fd;
-	(void)what;
-	t->timed_out = true;
-	/* May run the pair below and free t (and this event) before it
-	 * returns; libevent allows freeing an event from its own callback. */
-	deferred_cancel(t->d);
-}
-
-/* Twisted's convertCancelled and cancelTimeout, which it adds back to
- * back; nothing can run between them, so one pair does both, and its
- * arg_free stops the timer.  That happens when the chain reaches the pair:
- * when `d` fires, unless an earlier callback made `d` wait on another
- * Deferred, which the timer can then still cancel (as in Twisted). */
-static struct deferred_val timeout_pair(struct deferred_val v, void *arg)
-{
-	struct timeout *t = arg;
-
-	if (t->timed_out && v.kind == DEFERRED_VAL_FAILURE &&
-	    failure_check(v.failure, FAILURE_CANCELLED)) {
-		double secs = (double)t->tv.tv_sec + (double)t->tv.tv_usec / 1e6;
-		struct failure *f = failure_new(
-		    FAILURE_TIMEOUT, "Deferred timed out after %g seconds", secs);
-
-		/* Out of memory, keeping the CancelledError beats a
-		 * MemoryError. */
-		if (f != NULL) {
-			failure_free(v.failure);
-			v = deferred_val_failure(f);
-		}
-	}
-	return v;
-}
-
-static void timeout_free(void *arg)
-{
-	struct timeout *t = arg;
-
-	event_free(t->ev);
-	free(t);
-}
-
-int deferred_add_timeout(struct deferred *d, struct event_base *base,
-                         const struct timeval *tv)
-{
-	struct timeout *t;
-	int err = -ENOMEM;
-
-	if (base == NULL || tv == NULL)
-		return -EINVAL;
-	t = calloc(1, sizeof(*t));
-	if (t == NULL)
-		return -ENOMEM;
-	t->d = d;
-	t->tv = *tv;
-	t->ev = evtimer_new(base, timeout_expired, t);
-	if (t->ev == NULL || pair_reserve(d) != 0)
-		goto fail;
-	if (evtimer_add(t->ev, tv) != 0) {
-		err = -EINVAL;
-		goto fail;
-	}
-	/* Added after the timer: on a fired `d` the pair runs (and frees t)
-	 * right here, as Twisted's cancelTimeout would. */
-	deferred_add_both(d, timeout_pair, t, timeout_free);
-	return 0;
-fail:
-	if (t->ev != NULL)
-		event_free(t->ev);
-	free(t);
-	return err;
-}
-
-/* ---- shared values ---- */
-
-/* The payload follows the header, so the header is found from the pointer
- * a value carries. */
-struct shared {
-	atomic_size_t refs;
-	void (*dtor)(void *);
-	alignas(max_align_t) unsigned char data[];
-};
-
-static struct shared *shared_of(void *p)
-{
-	return (struct shared *)(void *)((unsigned char *)p -
-	                                 offsetof(struct shared, data));
-}
-
-void *deferred_shared_new(size_t size, void (*dtor)(void *))
-{
-	struct shared *sh;
-
-	if (size > SIZE_MAX - sizeof(*sh))
-		return NULL;
-	sh = calloc(1, sizeof(*sh) + size);
-	if (sh == NULL)
-		return NULL;
-	atomic_init(&sh->refs, 1);
-	sh->dtor = dtor;
-	return sh->data;
-}
-
-void deferred_shared_ref(void *p)
-{
-	atomic_fetch_add_explicit(&shared_of(p)->refs, 1, memory_order_relaxed);
-}
-
-void deferred_shared_unref(void *p)
-{
-	struct shared *sh;
-
-	if (p == NULL)
-		return;
-	sh = shared_of(p);
-	if (atomic_fetch_sub_explicit(&sh->refs, 1, memory_order_acq_rel) != 1)
-		return;
-	if (sh->dtor != NULL)
-		sh->dtor(sh->data);
-	free(sh);
-}
-
-struct deferred_val deferred_val_shared(void *p)
-{
-	return deferred_val_ptr(p, deferred_shared_unref);
-}
-
-/* ---- DeferredList ---- */
-
-struct gather;
-
-struct gather_slot {
-	struct gather *g;
-	size_t index;
-};
-
-/*
- * Shared by the gather Deferred and one pair on each member.  References:
- * one for the gather Deferred until it fires or is freed, one per member
- * pair until that pair has run or is freed.  The gather Deferred's pointer
- * `d` is weak (NULL afterwards); member pairs only read it.
- */
-struct gather {
-	size_t refs;
-	struct deferred *d;
-	struct deferred_gather_result *list;  /* owned until handed over */
-	struct deferred_gather_first *first;  /* FIRE_ON_ONE_CALLBACK only */
-	struct deferred **members;            /* references until d is done */
-	size_t n;
-	size_t remaining;
-	unsigned flags;
-	bool cancelling; /* inside gather_cancel */
-	struct gather_slot slots[];
-};
-
-static void gather_list_free(void *p)
-{
-	struct deferred_gather_result *list = p;
-
-	for (size_t i = 0; i < list->n; i++)
-		deferred_val_free(list->entries[i].result);
-	free(list);
-}
-
-static void gather_first_free(void *p)
-{
-	struct deferred_gather_first *first = p;
-
-	deferred_val_free(first->result);
-	free(first);
-}
-
-static void gather_unref(struct gather *g)
-{
-	if (--g->refs > 0)
-		return;
-	if (g->list != NULL)
-		gather_list_free(g->list);
-	if (g->first != NULL)
-		gather_first_free(g->first);
-	free(g);
-}
-
-static bool gather_is(const void *slot_arg, const void *gather)
-{
-	const struct gather_slot *s = slot_arg;
-
-	return s->g == gather;
-}
-
-static void gather_slot_done(void *arg)
-{
-	struct gather_slot *s = arg;
-
-	gather_unref(s->g);
-}
-
-/* The gather Deferred fired or is being freed.  Members that have not
- * reported yet are dropped: they can still fire (whoever fires them holds
- * them), and their pairs then see g->d == NULL.  members[] keeps its
- * (now borrowed) pointers for gather_cancel's loop. */
-static void gather_release(void *arg)
-{
-	struct gather *g = arg;
-
-	g->d = NULL;
-	for (size_t i = 0; i < g->n; i++)
-		deferred_unref(g->members[i]);
-	gather_unref(g);
-}
-
-/* DeferredList.cancel: every member, even when an early one fires the
- * gather (fireOnOneErrback) and releases the rest; the extra references
- * keep them alive until the loop is over.  deferred_cancel does not
- * errback the gather afterwards: members that cannot answer now (paused,
- * or waiting on a paused Deferred) still report later. */
-static void gather_cancel(struct deferred *d, void *arg)
-{
-	struct gather *g = arg;
-
-	(void)d;
-	/* A member waiting on this gather forwards the cancel back here;
-	 * one pass over the members is all DeferredList.cancel does. */
-	if (g->cancelling)
-		return;
-	g->cancelling = true;
-	g->refs++;
-	for (size_t i = 0; i < g->n; i++)
-		deferred_ref(g->members[i]);
-	for (size_t i = 0; i < g->n; i++)
-		deferred_cancel(g->members[i]);
-	for (size_t i = 0; i < g->n; i++)
-		deferred_unref(g->members[i]);
-	g->cancelling = false;
-	gather_unref(g);
-}
-
-/* The list's own copy of a member's result, and what the member's chain
- * goes on with (*v); see "Results and ownership" in deferred.h. */
-static struct deferred_val gather_share(struct deferred_val *v)
-{
-	struct deferred_val own = *v;
-
-	switch (v->kind) {
-	case DEFERRED_VAL_FAILURE:
-		own.failure = failure_copy(v->failure);
-		break;
-	case DEFERRED_VAL_PTR:
-		if (v->free == deferred_shared_unref && v->ptr != NULL)
-			deferred_shared_ref(v->ptr);
-		else if (v->free != NULL)
-			*v = deferred_val_none();
-		break;
-	case DEFERRED_VAL_NONE:
-	case DEFERRED_VAL_DEFERRED: /* a pair never gets one */
-		break;
-	}
-	return own;
-}
-
-/* What a member's own chain continues with: consumeErrors turns a failure
- * into None. */
-static struct deferred_val gather_pass_on(struct gather *g,
-                                          struct deferred_val v)
-{
-	if (v.kind == DEFERRED_VAL_FAILURE &&
-	    (g->flags & DEFERRED_GATHER_CONSUME_ERRORS)) {
-		failure_free(v.failure);
-		return deferred_val_none();
-	}
-	return v;
-}
-
-/* Hands the finished list to the gather Deferred. */
-static void gather_fire_list(struct gather *g)
-{
-	struct deferred_val v = deferred_val_ptr(g->list, gather_list_free);
-
-	g->list = NULL;
-	/* With FIRE_ON_ONE_CALLBACK and no success (Twisted then fires with
-	 * the list), the result keeps its declared type: index n, meaning no
-	 * member, and the whole list as the value. */
-	if (g->flags & DEFERRED_GATHER_FIRE_ON_ONE_CALLBACK) {
-		struct deferred_gather_first *first = g->first;
-
-		g->first = NULL;
-		first->index = g->n;
-		first->result = v;
-		v = deferred_val_ptr(first, gather_first_free);
-	}
-	fire(g->d, v);
-}
-
-/* Records member `index`'s result (owned) and fires the gather when that
- * decides it (DeferredList._cbDeferred without the return value). */
-static void gather_report(struct gather *g, size_t index,
-                          struct deferred_val own)
-{
-	bool ok = own.kind != DEFERRED_VAL_FAILURE;
-
-	g->remaining--;
-	if (ok && (g->flags & DEFERRED_GATHER_FIRE_ON_ONE_CALLBACK)) {
-		struct deferred_gather_first *first = g->first;
-
-		g->first = NULL;
-		first->index = index;
-		first->result = own;
-		fire(g->d, deferred_val_ptr(first, gather_first_free));
-		return;
-	}
-	if (!ok && (g->flags & DEFERRED_GATHER_FIRE_ON_ONE_ERRBACK)) {
-		fire(g->d, deferred_val_failure(
-		               failure_first_error_new(index, own.failure)));
-		return;
-	}
-	g->list->entries[index] = (struct deferred_gather_entry){ ok, own };
-	if (g->remaining == 0)
-		gather_fire_list(g);
-}
-
-/* DeferredList._cbDeferred, a member's pair. */
-static struct deferred_val gather_member_done(struct deferred_val v,
-                                              void *arg)
-{
-	struct gather_slot *s = arg;
-	struct gather *g = s->g;
-
-	if (g->d != NULL)
-		gather_report(g, s->index, gather_share(&v));
-	return gather_pass_on(g, v);
-}
-
-struct deferred *deferred_gather(struct deferred **ds, size_t n,
-                                 unsigned flags)
-{
-	struct gather *g = NULL;
-	struct deferred_gather_result *list = NULL;
-	struct deferred_gather_first *first = NULL;
-	struct deferred *d = NULL;
-	size_t per_member = sizeof(struct gather_slot) + sizeof(struct deferred *);
-	size_t placed = 0;
-
-	if (n > (SIZE_MAX - sizeof(*g)) / per_member ||
-	    n > (SIZE_MAX - sizeof(*list)) / sizeof(list->entries[0]))
-		goto fail;
-	g = malloc(sizeof(*g) + n * per_member);
-	list = malloc(sizeof(*list) + n * sizeof(list->entries[0]));
-	if (flags & DEFERRED_GATHER_FIRE_ON_ONE_CALLBACK) {
-		first = malloc(sizeof(*first));
-		if (first != NULL)
-			first->result = deferred_val_none();
-	}
-	d = deferred_new(gather_cancel, g);
-	if (g == NULL || list == NULL || d == NULL ||
-	    ((flags & DEFERRED_GATHER_FIRE_ON_ONE_CALLBACK) && first == NULL))
-		goto fail;
-	/* Make room for every pair before any goes in, so that attaching
-	 * cannot fail once members start reporting: push an empty pair per
-	 * slot (a member listed twice gets two), then take them off again.
-	 * The pushed pairs are the newest of their members, and nothing ran
-	 * since, so dropping them from the tail is exact. */
-	for (; placed < n; placed++) {
+	/* Push an empty pair per entry (a Deferred listed twice gets two),
+	 * then take them all off again.  The pushed pairs are the newest of
+	 * their Deferreds, and nothing ran since, so dropping them from the
+	 * tail is exact. */
+	for (placed = 0; placed < n; placed++) {
 		if (pair_reserve(ds[placed]) != 0)
-			goto fail;
+			break;
 		pair_push(ds[placed], NULL, NULL, NULL, NULL);
 	}
-	while (placed > 0)
-		ds[--placed]->count--;
+	for (size_t i = placed; i > 0; i--)
+		ds[i - 1]->count--;
+	return placed == n ? 0 : -ENOMEM;
+}
 
-	list->n = n;
-	for (size_t i = 0; i < n; i++)
-		list->entries[i] = (struct deferred_gather_entry){
-			false, deferred_val_none()
-		};
-	/* The gather Deferred's reference, one per slot, and one for the
-	 * loop below, which the gather firing must not free g under. */
-	g->refs = 1 + n + 1;
-	g->d = d;
-	g->list = list;
-	g->first = first;
-	g->members = (struct deferred **)(void *)&g->slots[n];
-	g->n = n;
-	g->remaining = n;
-	g->flags = flags;
-	g->cancelling = false;
-	for (size_t i = 0; i < n; i++) {
-		g->slots[i] = (struct gather_slot){ g, i };
-		g->members[i] = ds[i];
-	}
+void deferred__make_gather(struct deferred *d, void *state)
+{
+	d->u.cancel.fn = NULL;
+	d->u.cancel.arg = state;
 	d->flags |= F_GATHER;
-	for (size_t i = 0; i < n; i++)
-		ds[i]->flags |= F_MEMBER;
-	/* Attach in index order, each member that already fired reporting at
-	 * once, as Twisted's loop of addCallbacks does: a member listed twice
-	 * reports its second slot after the members in between.  That can
-	 * fire the gather and release the members; the extra references keep
-	 * the ones not yet visited alive. */
-	for (size_t i = 0; i < n; i++)
-		deferred_ref(ds[i]);
-	for (size_t i = 0; i < n; i++) {
-		/* Fails only when a callback that ran since used up the room
-		 * made above and memory ran out: the member then reports a
-		 * MemoryError instead of its result. */
-		if (deferred_add_callbacks(ds[i], gather_member_done,
-		                           gather_member_done, &g->slots[i],
-		                           gather_slot_done) != 0) {
-			if (g->d != NULL)
-				gather_report(g, i, deferred_val_failure(NULL));
-			gather_unref(g);
-		}
-	}
-	for (size_t i = 0; i < n; i++)
-		deferred_unref(ds[i]);
-	/* DeferredList([], fireOnOneCallback=True) never fires. */
-	if (n == 0 && !(flags & DEFERRED_GATHER_FIRE_ON_ONE_CALLBACK))
-		gather_fire_list(g);
-	gather_unref(g);
-	return d;
-fail:
-	while (placed > 0)
-		ds[--placed]->count--;
-	if (d != NULL) {
-		d->u.cancel.fn = NULL;
-		deferred_unref(d);
-	}
-	free(g);
-	free(list);
-	free(first);
-	for (size_t i = 0; i < n; i++)
-		deferred_unref(ds[i]);
-	return NULL;
+}
+
+void deferred__mark_member(struct deferred *d)
+{
+	d->flags |= F_MEMBER;
 }

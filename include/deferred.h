@@ -9,11 +9,18 @@
  * pauses this chain until that one fires (chaining), iteratively, so long
  * chains never grow the C stack.
  *
+ * Three modules: this one (values, the chain, cancel, succeed/fail/maybe,
+ * the unhandled-error hook) and, built on it, deferred_list.h
+ * (DeferredList / gatherResults, shared values) and deferred_timeout.h
+ * (addTimeout on a libevent timer).  The core calls into deferred_list for
+ * a gather's cancel, release and cycle check, so linking deferred needs
+ * deferred_list too.
+ *
  * Threads: a Deferred belongs to the thread that made it (the loop, or an
  * acceptor answering a route that completes at once); nothing here locks,
  * and the only state shared by all Deferreds is the unhandled-error hook,
- * set before any thread starts (deferred_shared_* counts references
- * atomically).  Worker threads never touch a Deferred:
+ * set before any thread starts (deferred_shared_*, in deferred_list.h,
+ * counts references atomically).  Worker threads never touch a Deferred:
  * they hand results back through the pool module, which fires Deferreds on
  * the loop.
  *
@@ -81,12 +88,10 @@
 
 #include <stdbool.h>
 #include <stddef.h>
-#include <sys/time.h>
 
 #include "failure.h"
 
 struct deferred;
-struct event_base;
 
 enum deferred_val_kind {
 	DEFERRED_VAL_NONE,     /* Python's None */
@@ -154,7 +159,8 @@ int deferred_errback(struct deferred *d, struct failure *f);
 /* Cancels: if unfired, runs the canceller; if still unfired, errbacks with
  * FAILURE_CANCELLED.  If waiting on a chained Deferred, cancels that one.
  * Does nothing when already fired.  Never fails; may be called repeatedly.
- * A gather cancels its members instead (see deferred_gather). */
+ * A gather cancels its members instead (deferred_gather, in
+ * deferred_list.h). */
 void deferred_cancel(struct deferred *d);
 
 void deferred_pause(struct deferred *d);
@@ -177,91 +183,6 @@ struct deferred *deferred_fail(struct failure *f);
  * deferred_succeed.  NULL only when out of memory. */
 struct deferred *deferred_maybe(struct deferred_val (*fn)(void *arg),
                                 void *arg);
-
-/* Twisted's addTimeout: if `d` has not fired after `tv`, cancel it and turn
- * the resulting CancelledError into FAILURE_TIMEOUT.  Covers the callbacks
- * added before the call.  The timer goes away when `d` fires.  Uses `base`
- * for the timer; 0 or -ENOMEM. */
-int deferred_add_timeout(struct deferred *d, struct event_base *base,
-                         const struct timeval *tv);
-
-/*
- * Reference-counted memory for values that two holders keep at once, such
- * as a gather's list and the member's own chain (see below).  `size`
- * zeroed bytes, aligned for any type; `dtor` (may be NULL) runs on them
- * before they are freed, when the last reference goes.  NULL when out of
- * memory.  References may be dropped from any thread.
- */
-void *deferred_shared_new(size_t size, void (*dtor)(void *));
-void deferred_shared_ref(void *p);
-void deferred_shared_unref(void *p);
-/* A DEFERRED_VAL_PTR that owns the caller's reference to p (its `free` is
- * deferred_shared_unref). */
-struct deferred_val deferred_val_shared(void *p);
-
-/* DeferredList / gatherResults. */
-enum {
-	DEFERRED_GATHER_FIRE_ON_ONE_CALLBACK = 1 << 0,
-	DEFERRED_GATHER_FIRE_ON_ONE_ERRBACK = 1 << 1,
-	DEFERRED_GATHER_CONSUME_ERRORS = 1 << 2,
-};
-struct deferred_gather_entry {
-	bool success;
-	struct deferred_val result; /* owned by the list */
-};
-/* Result value of a gather (DEFERRED_VAL_PTR, freed by deferred_val_free):
- * n entries in input order.  With FIRE_ON_ONE_CALLBACK the result is
- * instead a deferred_gather_first (index + value), or, when no member
- * succeeded, a deferred_gather_first with index n whose value is the
- * list. */
-struct deferred_gather_result {
-	size_t n;
-	struct deferred_gather_entry entries[];
-};
-struct deferred_gather_first {
-	size_t index;
-	struct deferred_val result;
-};
-/*
- * Twisted's DeferredList(ds, fireOnOneCallback, fireOnOneErrback,
- * consumeErrors).  Takes one reference to each of ds[0..n-1] (the
- * caller's), and holds it until the gather fires or is freed.  A member may
- * be listed more than once.  Members report in index order, those already
- * fired at once.  With no members the gather fires at once with an empty
- * list, except with FIRE_ON_ONE_CALLBACK, where (as in Twisted) it never
- * fires.  With FIRE_ON_ONE_ERRBACK the failure is a FAILURE_FIRST_ERROR
- * whose failure_first_error_index and failure_first_error_inner give the
- * member's index and (a copy of) its failure.
- *
- * Results and ownership.  In Twisted the list and the member's chain share
- * each result.  Here the list owns its own entry and the member's chain
- * goes on with its own value, so either side may free its value whatever
- * the other does:
- * - None and borrowed pointers (free == NULL) are shared as they are;
- * - a failure goes on down the member's chain, and the list (or the
- *   FirstError) gets a copy (failure_copy; a MemoryError if that fails);
- * - a deferred_val_shared value goes on down the member's chain, and the
- *   list takes a reference of its own;
- * - any other owned pointer (such as deferred_val_str) cannot be shared:
- *   it moves into the list, and the member's chain goes on with None.
- *   Make such values with deferred_val_shared when the member's later
- *   callbacks need them too.
- * With CONSUME_ERRORS a failure goes on down the member's chain as None.
- * The gather only reads results while it is unfired; once fired, members
- * that report later pass their result on (the list its callbacks got is
- * theirs, and does not change).
- *
- * Cancel (DeferredList.cancel): cancelling an unfired gather cancels every
- * member and does not fire the gather itself: it fires from the members'
- * results, when they come (a member that is paused, or waits on a paused
- * Deferred, reports when it resumes).  Once the gather has fired, cancel
- * does nothing, even while it waits on a Deferred one of its callbacks
- * returned.
- *
- * NULL when out of memory (the references are then dropped).
- */
-struct deferred *deferred_gather(struct deferred **ds, size_t n,
-                                 unsigned flags);
 
 /* Replaces the hook (NULL restores the default, a line on stderr). */
 void deferred_set_unhandled_hook(deferred_unhandled_fn fn);
