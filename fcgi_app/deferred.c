@@ -70,7 +70,7 @@ enum {
 	F_ON_CHAIN = 1 << 2, /* on a run's stack; u.chain_prev is valid */
 	F_RUNNING = 1 << 3,  /* inside one of its own callbacks */
 	F_HEAP = 1 << 4,     /* pairs live in p.heap */
-	F_GATHER = 1 << 5,   /* deferred__make_gather; u.cancel.arg is its state */
+	F_GATHER = 1 << 5,   /* a gather; its state is u.cancel.arg until called */
 	F_MEMBER = 1 << 6,   /* may hold a gather's pair (see waits_on) */
 };
 
