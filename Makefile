@@ -59,24 +59,24 @@ $(APP): $(OBJ) $(DEMO_OBJ)
 
 # The modules each unit test links, so a test builds without the rest.
 test_failure_MODS  := failure
-test_deferred_MODS := deferred deferred_list failure
-test_deferred_list_MODS := deferred deferred_list failure
-test_deferred_timeout_MODS := deferred_timeout deferred deferred_list failure
-test_pool_MODS     := pool loopq deferred deferred_list failure
-test_router_MODS   := app pattern log config fanout pool loopq deferred deferred_list failure clock
+test_deferred_MODS := deferred deferred_chain deferred_list failure
+test_deferred_list_MODS := deferred deferred_chain deferred_list failure
+test_deferred_timeout_MODS := deferred_timeout deferred deferred_chain deferred_list failure
+test_pool_MODS     := pool loopq deferred deferred_chain deferred_list failure
+test_router_MODS   := app pattern log config fanout pool loopq deferred deferred_chain deferred_list failure clock
 test_response_MODS := response
 test_log_MODS      := log
 test_pattern_MODS  := pattern
-test_fanout_MODS   := fanout deferred deferred_list failure clock log
+test_fanout_MODS   := fanout deferred deferred_chain deferred_list failure clock log
 test_loopq_MODS    := loopq
 test_listener_MODS := listener
 test_fcgi_in_MODS  := fcgi_in clock log
-test_routes_MODS   := routes fanout pool loopq deferred deferred_list failure clock router pattern log
+test_routes_MODS   := routes fanout pool loopq deferred deferred_chain deferred_list failure clock router pattern log
 test_config_fds_MODS := config log
 test_metrics_MODS  := metrics router pattern log
 test_request_MODS  := request clock
 
-overview_MODS := deferred deferred_list failure
+overview_MODS := deferred deferred_chain deferred_list failure
 
 .SECONDEXPANSION:
 $(BUILD)/examples/%: $(BUILD)/obj/examples/%.o $$(addprefix $(BUILD)/obj/fcgi_app/,$$(addsuffix .o,$$($$*_MODS)))

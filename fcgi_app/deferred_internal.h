@@ -1,13 +1,13 @@
 /*
- * deferred_internal.h: the hooks between the Deferred core (deferred.c)
- * and the gather (deferred_list.c).  Internal: not part of the API, not
- * installed, included by those two files only.  Names carry `deferred__`
+ * deferred_internal.h: the hooks between the Deferred core (deferred.c,
+ * deferred_chain.c) and the gather (deferred_list.c).  Internal: not part
+ * of the API, not installed, included by those files only.  Names carry `deferred__`
  * (the core's side) or `deferred_list__` (the gather's side).
  *
  * What each side owns: the core owns every struct deferred, its pair queue
  * and its flags, and never looks inside the gather's state; the gather
  * owns that state (an opaque `state` here), which the core only stores in
- * the gather Deferred and hands back.  deferred.o calls the
+ * the gather Deferred and hands back.  The core calls the
  * deferred_list__ hooks, so whatever links deferred links deferred_list.
  */
 #ifndef FCGI_APP_DEFERRED_INTERNAL_H
@@ -19,11 +19,15 @@
 
 /* ---- the core, for the gather ---- */
 
+/* deferred_chain.c: */
+
 /* Makes room for one more pair on ds[i] for each i (a Deferred listed
  * twice gets room for two), without adding any, so that attaching the
  * gather's pairs cannot fail once members start reporting.  All or
  * nothing: 0, or -ENOMEM with every queue as it was. */
 int deferred__reserve_pairs(struct deferred **ds, size_t n);
+
+/* deferred.c: */
 
 /* Marks the unfired `d` as a gather with `state`: from now on cancelling
  * it calls deferred_list__cancel(state) (and does not errback it), and

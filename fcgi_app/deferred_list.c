@@ -7,12 +7,12 @@
  * What this file owns: the gather state (struct gather, below), shared by
  * the gather Deferred and one pair on each member; the lists and
  * deferred_gather_first records until they are handed to the gather
- * Deferred; the shared-value header.  The core (deferred.c) owns the
- * Deferreds and their pair queues and reaches the gather state only
- * through the deferred_list__* hooks of deferred_internal.h: it releases
- * the state when the gather fires or is freed, forwards a cancel of the
- * gather here, and asks which gather a member's pair belongs to (its cycle
- * check).
+ * Deferred; the shared-value header.  The core (deferred.c and
+ * deferred_chain.c) owns the Deferreds and their pair queues and reaches
+ * the gather state only through the deferred_list__* hooks of
+ * deferred_internal.h: it releases the state when the gather fires or is
+ * freed, forwards a cancel of the gather here, and asks which gather a
+ * member's pair belongs to (its cycle check).
  *
  * Lifetime: a gather owns its members (one reference each, until it fires
  * or is freed); the members' pairs point back at the state, which is

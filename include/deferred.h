@@ -12,9 +12,10 @@
  * Three modules: this one (values, the chain, cancel, succeed/fail/maybe,
  * the unhandled-error hook) and, built on it, deferred_list.h
  * (DeferredList / gatherResults, shared values) and deferred_timeout.h
- * (addTimeout on a libevent timer).  The core calls into deferred_list for
- * a gather's cancel, release and cycle check, so linking deferred needs
- * deferred_list too.
+ * (addTimeout on a libevent timer).  The core is two files, deferred.c
+ * and deferred_chain.c, and calls into deferred_list for a gather's
+ * cancel, release and cycle check, so whatever links deferred links
+ * deferred_chain and deferred_list too.
  *
  * Threads: a Deferred belongs to the thread that made it (the loop, or an
  * acceptor answering a route that completes at once); nothing here locks,

@@ -25,9 +25,10 @@ $(BENCH_DIR)/floor_responder: bench/floor_responder.c
 	$(CC) -D_GNU_SOURCE $(WARN) $(BENCH_CFLAGS) -o $@ $< -lfcgi -pthread
 
 # Links the library's sources itself, so it builds without the app's objects.
-DEFERRED_SRC := fcgi_app/deferred.c fcgi_app/deferred_list.c fcgi_app/failure.c
+DEFERRED_SRC := fcgi_app/deferred.c fcgi_app/deferred_chain.c \
+                fcgi_app/deferred_list.c fcgi_app/failure.c
 DEFERRED_HDR := include/deferred.h include/deferred_list.h include/failure.h \
-                fcgi_app/deferred_internal.h
+                fcgi_app/deferred_chain.h fcgi_app/deferred_internal.h
 $(BENCH_DIR)/deferred_chain: bench/deferred_chain.c $(DEFERRED_SRC) $(DEFERRED_HDR)
 	@mkdir -p $(@D)
 	$(CC) -D_GNU_SOURCE -Iinclude $(WARN) $(BENCH_CFLAGS) -o $@ bench/deferred_chain.c $(DEFERRED_SRC)
