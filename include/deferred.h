@@ -12,7 +12,8 @@
  * Three modules: this one (values, the chain, cancel, succeed/fail/maybe,
  * the unhandled-error hook) and, built on it, deferred_list.h
  * (DeferredList / gatherResults, shared values) and deferred_timeout.h
- * (addTimeout on a libevent timer).  The core is two files, deferred.c
+ * (addTimeout on a libevent timer), both included at the end of this
+ * header.  The core is two files, deferred.c
  * and deferred_chain.c, and calls into deferred_list for a gather's
  * cancel, release and cycle check, so whatever links deferred links
  * deferred_chain and deferred_list too.
@@ -187,5 +188,10 @@ struct deferred *deferred_maybe(struct deferred_val (*fn)(void *arg),
 
 /* Replaces the hook (NULL restores the default, a line on stderr). */
 void deferred_set_unhandled_hook(deferred_unhandled_fn fn);
+
+/* Last, as they build on the declarations above: including deferred.h (as
+ * fcgi_app.h does) declares the whole Deferred library. */
+#include "deferred_list.h"
+#include "deferred_timeout.h"
 
 #endif
