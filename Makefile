@@ -9,6 +9,12 @@
 #                   ThreadSanitizer, the fuzz targets over their seed
 #                   corpus, then the unit tests and the app (two
 #                   suites) under valgrind
+#   make lib        build build/libfcgi_app.a, the library apps link
+#                   (mk/lib.mk: how its internal names are kept private)
+#   make install    the binary, nginx snippets, systemd units (mk/dist.mk),
+#                   the library, its headers and fcgi_app.pc (mk/lib.mk)
+#                   under PREFIX (/usr/local), below DESTDIR if set
+#   make uninstall  removes exactly what install put there
 #   make clean
 #
 # Variables: CC (gcc or clang), SANITIZE=address,undefined or thread, BUILD=dir,
@@ -107,7 +113,7 @@ unit: $(UNIT)
 	  else fail=$$((fail+1)); echo "FAIL $$t"; cat $$t.log; fi; done; \
 	echo "unit: $$pass passed, $$fail failed"; [ $$fail = 0 ]
 
-integration: $(APP) $(BUILD)/bench/holdclient
+integration: $(APP) $(LIB) $(BUILD)/bench/holdclient
 	BUILD=$(BUILD) tests/integration/run.sh
 
 # Each example prints what the page's Python prints.
@@ -148,5 +154,6 @@ clean:
 .SECONDARY:
 -include $(OBJ:.o=.d) $(UNITOBJ:.o=.d) $(BUILD)/obj/examples/overview.d
 include mk/dist.mk
+include mk/lib.mk
 include mk/bench.mk
 include mk/fuzz.mk

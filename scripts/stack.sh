@@ -20,6 +20,9 @@
 # STACK_VALGRIND=1 runs the app under valgrind (memcheck); errors or
 # definite leaks make it exit 99, which the tests' exit check catches.
 #
+# STACK_APP=PATH runs another program built on the library (fcgi_app_run
+# takes the same flags, --health among them) instead of $BUILD/fcgi_app.
+#
 # STACK_APP_NOFILE=N starts the app under an fd limit of N (soft and hard;
 # nginx keeps the shell's), e.g. to reach the app's fd budget with a few
 # hundred requests.
@@ -116,6 +119,9 @@ stack_ready() {
 	return 1
 }
 
+# The program stack_start_app* runs.
+stack_app() { echo "${STACK_APP:-$STACK_ROOT/$BUILD/fcgi_app}"; }
+
 stack_start_app() {
 	ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 	local group_arg=()
@@ -125,11 +131,11 @@ stack_start_app() {
 		--leak-check=full --errors-for-leak-kinds=definite,indirect)
 	[ -n "${STACK_APP_NOFILE:-}" ] &&
 		wrap=(prlimit --nofile="$STACK_APP_NOFILE:$STACK_APP_NOFILE" "${wrap[@]}")
-	"${wrap[@]}" "$STACK_ROOT/$BUILD/fcgi_app" --socket "$STACK_SOCK" --socket-mode 0660 \
+	"${wrap[@]}" "$(stack_app)" --socket "$STACK_SOCK" --socket-mode 0660 \
 		"${group_arg[@]}" "$@" 2>>"${STACK_APP_LOG:-$STACK_DIR/app.log}" &
 	STACK_APP_PID=$!
 	stack_ready fcgi_app "${STACK_APP_LOG:-$STACK_DIR/app.log}" 30 \
-		"'$STACK_ROOT/$BUILD/fcgi_app' --health --socket '$STACK_SOCK'"
+		"'$(stack_app)' --health --socket '$STACK_SOCK'"
 }
 
 stack_start_nginx() {
@@ -191,12 +197,12 @@ stack_start_app_activated() {
 	done
 	systemd-socket-activate -l "$STACK_SOCK" "${envs[@]}" \
 		"$STACK_ROOT/scripts/socket_holder.sh" "$mode" "$STACK_DIR/app.pid" \
-		"$STACK_ROOT/$BUILD/fcgi_app" "$@" 2>>"${STACK_APP_LOG:-$STACK_DIR/app.log}" &
+		"$(stack_app)" "$@" 2>>"${STACK_APP_LOG:-$STACK_DIR/app.log}" &
 	STACK_APP_PID=$!
 	stack_wait "[ -S '$STACK_SOCK' ]" 10 || { echo "no socket $STACK_SOCK" >&2; return 1; }
 	# What the .socket unit's SocketMode= and SocketGroup= do.
 	chmod 0660 "$STACK_SOCK"
 	[ -n "$STACK_GROUP" ] && chgrp "$STACK_GROUP" "$STACK_SOCK"
 	stack_ready fcgi_app "${STACK_APP_LOG:-$STACK_DIR/app.log}" 30 \
-		"'$STACK_ROOT/$BUILD/fcgi_app' --health --socket '$STACK_SOCK'"
+		"'$(stack_app)' --health --socket '$STACK_SOCK'"
 }

@@ -86,6 +86,13 @@ for f in "$bin" "$snip/fcgi_app_upstream.conf" "$snip/fcgi_app_locations.conf" \
 done
 if [[ -z $missing && -x $bin ]]; then ok "installed binary, 3 nginx snippets, systemd service and socket, sysusers entry"
 else bad "missing after install:$missing"; fi
+# The library's part (tests/integration/test_lib.sh checks it in detail).
+missing=""
+for f in usr/include/fcgi_app/fcgi_app.h usr/lib/libfcgi_app.a usr/lib/pkgconfig/fcgi_app.pc; do
+  [[ -f $dest/$f ]] || missing+=" /$f"
+done
+if [[ -z $missing ]]; then ok "installed the library: headers, libfcgi_app.a, fcgi_app.pc"
+else bad "missing after install:$missing"; fi
 if grep -qx 'ExecStart=/usr/sbin/fcgi_app' "$unit" 2>/dev/null; then
   ok "unit's ExecStart names the installed binary"
 else
