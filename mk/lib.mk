@@ -8,7 +8,7 @@
 #   make uninstall-lib       removes exactly those files
 #
 # Installed layout (PREFIX=/usr/local; everything below is prefixed by DESTDIR):
-#   $(INCLUDEDIR)/fcgi_app/*.h                  /usr/local/include/fcgi_app/{fcgi_app,deferred,failure}.h
+#   $(INCLUDEDIR)/fcgi_app/*.h                  /usr/local/include/fcgi_app/fcgi_app.h, deferred.h...
 #   $(LIBDIR)/libfcgi_app.a                     /usr/local/lib/libfcgi_app.a
 #   $(PKGCONFIGDIR)/fcgi_app.pc                 /usr/local/lib/pkgconfig/fcgi_app.pc
 # The headers get a directory of their own (fcgi_app.pc's Cflags name it),

@@ -16,6 +16,8 @@ root=$STACK_ROOT
 readme=$root/README.md
 work=$IT_TMP/work
 mkdir -p "$work" "$work/bin"
+# Stops before any app runs (it_done would also report the missing app).
+give_up() { echo "$IT_NAME: $IT_PASS passed, $IT_FAIL failed"; exit 1; }
 
 # ---------------------------------------------------------------- extract
 awk '/^## Write your own handler[[:space:]]*$/ { s = 1; next }
@@ -32,8 +34,7 @@ awk '/^## Write your own handler[[:space:]]*$/ { s = 1; next }
      s == 4 { print }' "$readme" >"$work/example.sh"
 if [ ! -s "$work/example.c" ]; then
 	fail "README.md has a \`\`\`c block under '## Write your own handler'"
-	it_done
-	exit 1
+	give_up
 fi
 ok "README.md: a $(wc -l <"$work/example.c")-line \`\`\`c block under '## Write your own handler'"
 ccline=$(grep -m1 -E '^cc ' "$work/example.sh")
@@ -41,8 +42,7 @@ src=$(grep -oE '[^[:space:]]+\.c\b' <<<"$ccline" | head -n1)
 bin=$(sed -n 's/.* -o \([^[:space:]]*\).*/\1/p' <<<"$ccline")
 if [ -z "$ccline" ] || [ -z "$src" ] || [ -z "$bin" ] || [[ $src == */* || $bin == */* ]]; then
 	fail "the \`\`\`sh block after it has a line 'cc FILE.c -o PROGRAM \$(pkg-config ...)' (got: ${ccline:-none})"
-	it_done
-	exit 1
+	give_up
 fi
 cp "$work/example.c" "$work/$src"
 
@@ -54,8 +54,7 @@ if make -C "$root" --no-print-directory BUILD="$BUILD" install-lib PREFIX="$pref
 else
 	fail "make install-lib PREFIX=\$tmp"
 	tail -n 20 "$IT_TMP/install.log"
-	it_done
-	exit 1
+	give_up
 fi
 appcc=$(make -s -C "$root" --no-print-directory BUILD="$BUILD" lib-info | sed -n 's/^cc: //p')
 appcc=${appcc% }
@@ -69,8 +68,7 @@ if (cd "$work" && PATH=$work/bin:$PATH PKG_CONFIG_PATH=$prefix/lib/pkgconfig \
 else
 	fail "README's '$ccline' (cc: $appcc)"
 	sed 's/^/     | /' "$IT_TMP/cc.log" | head -40
-	it_done
-	exit 1
+	give_up
 fi
 
 # ---------------------------------------------------------------- serve
