@@ -56,7 +56,7 @@ else
 	tail -n 20 "$IT_TMP/install.log"
 	give_up
 fi
-appcc=$(make -s -C "$root" --no-print-directory BUILD="$BUILD" lib-info | sed -n 's/^cc: //p')
+appcc=$(make -s -C "$root" --no-print-directory BUILD="$BUILD" lib-info 2>/dev/null | sed -n 's/^cc: //p')
 appcc=${appcc% }
 if [ "$appcc" != cc ]; then
 	printf '#!/bin/sh\nexec %s "$@"\n' "$appcc" >"$work/bin/cc"
