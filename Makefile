@@ -7,8 +7,8 @@
 #   make test       install missing packages; unit + integration tests, then
 #                   the same under ASan+UBSan, the unit tests under
 #                   ThreadSanitizer, the fuzz targets over their seed
-#                   corpus, then the unit tests and the app (two
-#                   suites) under valgrind
+#                   corpus, then the unit tests, the app (two
+#                   suites) and README's example app under valgrind
 #   make lib        build build/libfcgi_app.a, the library apps link
 #                   (mk/lib.mk: how its internal names are kept private)
 #   make install    the binary, nginx snippets, systemd units (mk/dist.mk),
@@ -128,9 +128,10 @@ valgrind: $(UNIT)
 
 # The app itself under valgrind, through nginx (the suites without timing
 # assertions: valgrind slows the app down tens of times).
-valgrind-integration: $(APP)
+valgrind-integration: $(APP) $(LIB)
 	BUILD=$(BUILD) STACK_VALGRIND=1 bash tests/integration/test_routes.sh
 	BUILD=$(BUILD) STACK_VALGRIND=1 bash tests/integration/test_keepalive.sh
+	BUILD=$(BUILD) STACK_VALGRIND=1 bash tests/integration/test_readme_example.sh
 
 # The whole suite: plain build, then ASan+UBSan (clang), TSan, valgrind.
 # TSan runs the unit tests only: over the integration suites it reports

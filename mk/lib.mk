@@ -47,7 +47,6 @@ LIB_SRC      := $(filter-out $(DEMO_SRC),$(SRC))
 LIB_OBJ      := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRC))
 LIB_PUBLIC   := fcgi_app_* fcgi_req_* fcgi_resp_* fcgi_reply* fcgi_event_* \
                 fcgi_call_later fcgi_defer_to_thread deferred_* failure_*
-LIB_PC       := $(BUILD)/fcgi_app.pc
 
 # The installed headers: fcgi_app.h and every include/ header it includes
 # with "...", transitively; never the modules' internal headers.
@@ -66,20 +65,6 @@ $(LIB): $(LIB_OBJ)
 	rm -f $@
 	$(AR) rcs $@ $(BUILD)/libfcgi_app.o
 
-# What an app links: libevent_core and libsystemd through their own .pc
-# files; -levent_pthreads by name, because libevent_pthreads.pc would add
-# all of -levent.  The library is static, so everything it needs is in
-# Libs / Requires, not in the .private fields: the plain
-# `pkg-config --cflags --libs fcgi_app` links an app (no --static needed).
-# libfcgi is not among them: the library speaks FastCGI itself.
-$(LIB_PC): dist/fcgi_app.pc.in FORCE
-	@mkdir -p $(@D)
-	sed -e 's|@PREFIX@|$(PREFIX)|g' \
-	    -e 's|@LIBDIR@|$(patsubst $(PREFIX)/%,$${prefix}/%,$(LIBDIR))|g' \
-	    -e 's|@VERSION@|$(LIB_VERSION)|g' \
-	    -e 's|@INCLUDEDIR@|$(patsubst $(PREFIX)/%,$${prefix}/%,$(INCLUDEDIR))|g' \
-	    $< >$@.tmp && mv $@.tmp $@
-
 # Variables the tests ask for (tests/integration/test_lib.sh and
 # test_readme_example.sh): the headers `install` copies, the public names,
 # and the compiler an app must use to link this BUILD's library (a
@@ -90,12 +75,24 @@ lib-info:
 	@echo "cc: $(CC) $(filter -fsanitize=%,$(LDFLAGS))"
 	@echo "lib: $(LIB)"
 
-install-lib: $(LIB) $(LIB_PC)
+# fcgi_app.pc is written at install time, for this PREFIX.  What an app
+# links: libevent_core and libsystemd through their own .pc files;
+# -levent_pthreads by name, because libevent_pthreads.pc would add all of
+# -levent.  The library is static, so everything it needs is in Libs /
+# Requires, not in the .private fields: the plain
+# `pkg-config --cflags --libs fcgi_app` links an app (no --static needed).
+# libfcgi is not among them: the library speaks FastCGI itself.
+install-lib: $(LIB) dist/fcgi_app.pc.in
 	$(INSTALL) -d -m 0755 $(DESTDIR)$(INCLUDEDIR)/fcgi_app $(DESTDIR)$(LIBDIR) \
 	  $(DESTDIR)$(PKGCONFIGDIR)
 	$(INSTALL) -m 0644 $(addprefix include/,$(LIB_HEADERS)) $(DESTDIR)$(INCLUDEDIR)/fcgi_app/
 	$(INSTALL) -m 0644 $(LIB) $(DESTDIR)$(LIBDIR)/libfcgi_app.a
-	$(INSTALL) -m 0644 $(LIB_PC) $(DESTDIR)$(PKGCONFIGDIR)/fcgi_app.pc
+	sed -e 's|@PREFIX@|$(PREFIX)|g' \
+	    -e 's|@LIBDIR@|$(patsubst $(PREFIX)/%,$${prefix}/%,$(LIBDIR))|g' \
+	    -e 's|@INCLUDEDIR@|$(patsubst $(PREFIX)/%,$${prefix}/%,$(INCLUDEDIR))|g' \
+	    -e 's|@VERSION@|$(LIB_VERSION)|g' \
+	    dist/fcgi_app.pc.in >$(DESTDIR)$(PKGCONFIGDIR)/fcgi_app.pc
+	chmod 0644 $(DESTDIR)$(PKGCONFIGDIR)/fcgi_app.pc
 
 # Removes every header the directory holds, not only today's list, so that
 # a header dropped from the API goes too; the directory is the library's.
@@ -107,6 +104,4 @@ uninstall-lib:
 install: install-lib
 uninstall: uninstall-lib
 
-FORCE:
-
-.PHONY: lib lib-info install-lib uninstall-lib FORCE
+.PHONY: lib lib-info install-lib uninstall-lib
