@@ -74,6 +74,7 @@ lib-info:
 	@echo "public: $(LIB_PUBLIC)"
 	@echo "cc: $(CC) $(filter -fsanitize=%,$(LDFLAGS))"
 	@echo "lib: $(LIB)"
+	@echo "objs: $(LIB_OBJ)"
 
 # fcgi_app.pc is written at install time, for this PREFIX.  What an app
 # links: libevent_core and libsystemd through their own .pc files;

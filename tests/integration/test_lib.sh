@@ -6,7 +6,8 @@
 # (the compiler is this BUILD's: a sanitizer build's library needs the
 # sanitizer's runtime).  The app defines functions named like the
 # library's internal ones (log_msg, pool_new, config_load, app_match...):
-# it must link, run its own, and the library must still call its own.
+# it must link, run its own, and the library must still call its own.  A
+# second app defines every name the modules export to each other.
 # nm checks that only the public names are global and that every function
 # the installed headers declare is defined; then `make uninstall-lib`.
 #
@@ -36,6 +37,7 @@ field() { sed -n "s/^$1: //p" <<<"$info"; }
 read -r -a headers <<<"$(field headers)"
 read -r -a public <<<"$(field public)"
 read -r -a cc <<<"$(field cc)"
+read -r -a objs <<<"$(field objs)"
 
 # ------------------------------------------------------- DESTDIR layout
 dest=$tmp/dest
@@ -182,6 +184,22 @@ else bad "app output (exit $rc)"; printf '     expected: %q\n     actual:   %q\n
 if grep -q 'route refused: malformed pattern' "$tmp/app.err"; then
   ok "the library's log line for a malformed route went through its own log_msg"
 else bad "no 'route refused' line on the app's stderr"; show "$tmp/app.err"; fi
+# Every name the modules export to each other, defined by an app: none
+# may clash.  (The modules' objects before localisation say which.)
+names=$(cd "$root" && nm -g --defined-only "${objs[@]}" 2>/dev/null |
+           awk 'NF == 3 { print $3 }' | grep -v '^_' | sort -u |
+           while read -r name; do is_public "$name" || echo "$name"; done)
+{ echo '#include <fcgi_app.h>'
+  for f in $names; do echo "void $f(void); void $f(void) {}"; done
+  echo 'int main(void) { struct deferred *d = deferred_new(NULL, NULL); deferred_unref(d); return 0; }'
+} >"$tmp/all.c"
+if [[ $(wc -w <<<"$names") -gt 50 ]] &&
+   (cd "$tmp" && "${cc[@]}" all.c -o all $(PKG_CONFIG_PATH=$pcp pkg-config --cflags --libs fcgi_app)) \
+     >"$tmp/all.log" 2>&1 && "$tmp/all"; then
+  ok "an app defining all $(wc -w <<<"$names") internal names of the modules links and runs"
+else
+  bad "an app defining the $(wc -w <<<"$names") internal names of the modules"; show "$tmp/all.log" 30
+fi
 # The installed headers compile on their own under strict warnings.
 if "${cc[@]}" -std=c11 -Wall -Wextra -Wpedantic -Werror -fsyntax-only -x c \
      $(PKG_CONFIG_PATH=$pcp pkg-config --cflags fcgi_app) - <<<'#include <fcgi_app.h>' >"$tmp/strict.log" 2>&1; then
