@@ -30,7 +30,9 @@
 # demo's) in which only the public API stays global: the modules' own
 # names (log_msg, pool_new, config_load, app_match...) are made local, so
 # an app may define functions of the same names.  LIB_PUBLIC is that list
-# of names, as objcopy wildcards; tests/integration/test_lib.sh checks it
+# of names, as objcopy wildcards (a leading ! keeps an internal name of a
+# public prefix local: the Deferred core's deferred__ hooks, fcgi_resp.h);
+# tests/integration/test_lib.sh checks it
 # against the public headers.
 
 INCLUDEDIR   ?= $(PREFIX)/include
@@ -45,7 +47,8 @@ LIB_VERSION  ?= 0.1
 LIB          := $(BUILD)/libfcgi_app.a
 LIB_SRC      := $(filter-out $(DEMO_SRC),$(SRC))
 LIB_OBJ      := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRC))
-LIB_PUBLIC   := fcgi_app_* fcgi_req_* fcgi_resp_* fcgi_reply* fcgi_event_* \
+LIB_PUBLIC   := !deferred__* !fcgi_resp_of !fcgi_resp_encode_view !fcgi_resp_escape \
+                fcgi_app_* fcgi_req_* fcgi_resp_* fcgi_reply* fcgi_event_* \
                 fcgi_call_later fcgi_defer_to_thread deferred_* failure_*
 
 # The installed headers: fcgi_app.h and every include/ header it includes
