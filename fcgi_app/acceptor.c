@@ -1,14 +1,10 @@
 /* acceptor: reading each request, on threads of its own. */
 #include "acceptor.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
 #include <fastcgi.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -21,16 +17,17 @@
 #include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "app.h"
 #include "clock.h"
 #include "fcgi_in.h"
+#include "idle.h"
 #include "log.h"
+#include "peer.h"
 #include "request.h"
-#include "response.h"
-#include "app.h"
+#include "shed.h"
 
 /* At most this many accepts per wake-up, so one thread cannot spend long
  * away from the queue it also serves. */
@@ -40,19 +37,7 @@
  * of it waiting for nginx's requests (which normally are there at once). */
 #define SHED_BUDGET_MS 50
 
-/* A kept-alive connection between two requests.  The table is indexed by
- * fd; an entry is live while `waiting` is set, and then sits on the FIFO
- * (oldest first: every entry has the same timeout, so arrival order is
- * deadline order).  `gen` tells a readiness event for this connection from
- * a stale one for an earlier connection that had the same fd number. */
-struct idle_ent {
-	uint64_t deadline_ms;
-	uint32_t gen;
-	int32_t prev, next; /* fds on the FIFO, -1 at its ends */
-	bool waiting;
-};
-
-/* epoll data of the two fixed fds; a kept connection's is (gen << 32) | fd. */
+/* epoll data of the two fixed fds; a kept connection's is its idle tag. */
 #define TAG_LISTEN UINT64_MAX
 #define TAG_WAKE (UINT64_MAX - 1)
 
@@ -96,9 +81,7 @@ struct acceptor {
 	bool watchdog_started;
 	bool watchdog_quit; /* under mu; set after the threads are joined */
 	/* Kept connections waiting for nginx's next request (under mu). */
-	struct idle_ent *idle;
-	size_t idle_cap, idle_n;
-	int32_t idle_head, idle_tail;
+	struct idle *idle;
 	/* acceptor_unlisten: no more accepts (read under accept_mu), and
 	 * acceptor_keeps turns false, so replies from then on end their
 	 * connection.  acceptor_keep itself still takes a connection whose
@@ -133,47 +116,6 @@ static void set_timeouts(int fd, unsigned ms)
 	struct timeval tv = {ms / 1000, (suseconds_t)(ms % 1000) * 1000};
 	(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
 	(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-}
-
-/* FCGI_WEB_SERVER_ADDRS, as libfcgi's OS_Accept would have applied it:
- * when set (and not empty), only the listed IPv4 peers may talk to us over
- * TCP.  IPv4-mapped IPv6 peers (a dual-stack listener) are checked as IPv4;
- * any other TCP peer is refused, since the list cannot name it. */
-static bool peer_allowed(int fd)
-{
-	const char *list = getenv("FCGI_WEB_SERVER_ADDRS");
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof ss;
-	if (!list || !*list || getpeername(fd, (struct sockaddr *)&ss, &len) < 0 ||
-	    ss.ss_family == AF_UNIX)
-		return true;
-	struct in_addr v4;
-	if (ss.ss_family == AF_INET) {
-		v4 = ((struct sockaddr_in *)&ss)->sin_addr;
-	} else if (ss.ss_family == AF_INET6 &&
-	           IN6_IS_ADDR_V4MAPPED(&((struct sockaddr_in6 *)&ss)->sin6_addr)) {
-		memcpy(&v4, &((struct sockaddr_in6 *)&ss)->sin6_addr.s6_addr[12], 4);
-	} else {
-		log_warn("msg=\"non-IPv4 peer refused: FCGI_WEB_SERVER_ADDRS lists IPv4 only\"");
-		return false;
-	}
-	char peer[INET_ADDRSTRLEN];
-	inet_ntop(AF_INET, &v4, peer, sizeof peer);
-	for (const char *p = list; *p;) {
-		size_t n = strcspn(p, ",");
-		char item[INET_ADDRSTRLEN];
-		struct in_addr allowed;
-		if (n < sizeof item) {
-			memcpy(item, p, n);
-			item[n] = '\0';
-			if (inet_pton(AF_INET, item, &allowed) == 1 &&
-			    allowed.s_addr == v4.s_addr)
-				return true;
-		}
-		p += n + (p[n] == ',');
-	}
-	log_warn("msg=\"peer not in FCGI_WEB_SERVER_ADDRS\" peer=%s", peer);
-	return false;
 }
 
 /* Publishes (fd >= 0) or clears what thread i reads, for the watchdog and
@@ -262,102 +204,6 @@ static void serve(struct acceptor *a, unsigned self, int fd, bool reused)
 	a->deliver(a->ctx, r);
 }
 
-/* Reads what nginx sends on fd up to the request's empty FCGI_STDIN record
- * (the end of a request), for at most timeout_ms and cap bytes.  Closing a
- * unix socket with bytes unread resets it, and a close before nginx has
- * written its request fails nginx's write: either way nginx answers 502
- * instead of relaying ours. */
-static void drain_request(int fd, int timeout_ms, size_t cap)
-{
-	unsigned char buf[4096], hdr[8];
-	size_t hlen = 0, skip = 0, total = 0;
-	uint64_t until = clock_ms() + (uint64_t)timeout_ms;
-	for (;;) {
-		uint64_t now = clock_ms();
-		struct pollfd p = {.fd = fd, .events = POLLIN};
-		if (now >= until || poll(&p, 1, (int)(until - now)) <= 0)
-			return;
-		ssize_t n = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
-		if (n <= 0)
-			return; /* EOF or error: nothing more will come */
-		total += (size_t)n;
-		for (ssize_t i = 0; i < n;) {
-			if (skip > 0) {
-				size_t k = (size_t)(n - i) < skip ? (size_t)(n - i) : skip;
-				skip -= k;
-				i += (ssize_t)k;
-				continue;
-			}
-			hdr[hlen++] = buf[i++];
-			if (hlen < sizeof hdr)
-				continue;
-			hlen = 0;
-			size_t clen = (size_t)hdr[4] << 8 | hdr[5];
-			if (hdr[1] == FCGI_STDIN && clen == 0)
-				return;
-			skip = clen + hdr[6];
-		}
-		if (total > cap)
-			return;
-	}
-}
-
-/* Takes the reserve fd again if it is given up (under accept_mu); it stays
- * -1 while no fd is free. */
-static void reserve_fill(struct acceptor *a)
-{
-	if (a->reserve_fd < 0)
-		a->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-}
-
-/* What shed_one did. */
-enum shed {
-	SHED_NONE,   /* the backlog was empty (accept fails with EMFILE first) */
-	SHED_ONE,    /* took a connection: answered 503, or refused its peer */
-	SHED_FAILED, /* no reserve to give up, or accept failed otherwise */
-};
-
-/* At the fd limit the pending connection would sit in the backlog until
- * nginx times out.  Give up the reserve fd, take the connection, answer 503
- * and close it, so nginx and its client learn at once.  Called under
- * accept_mu; waits at most drain_ms for nginx's request. */
-static enum shed shed_one(struct acceptor *a, int drain_ms)
-{
-	static const char detail[] =
-	    "The server has run out of file descriptors; retry shortly.";
-	reserve_fill(a);
-	if (a->reserve_fd < 0)
-		return SHED_FAILED;
-	close(a->reserve_fd);
-	a->reserve_fd = -1;
-	int fd = accept4(a->listen_fd, NULL, NULL, SOCK_CLOEXEC);
-	int err = errno;
-	if (fd >= 0 && peer_allowed(fd)) {
-		/* nginx writes its request right after connecting.  A body
-		 * that takes longer than drain_ms to arrive is cut off, and
-		 * nginx then reports a 502, as for any reset. */
-		drain_request(fd, drain_ms,
-		              a->opts.max_body + a->opts.max_discard + 64 * 1024);
-		char body[256], out[512];
-		size_t blen = response_page(body, sizeof body, 503, detail);
-		struct response resp = {.status = 503, .body = body,
-		                        .body_len = blen,
-		                        .extra_headers = "Retry-After: 1\r\n"};
-		/* nginx never multiplexes: its request id is always 1. */
-		size_t n = response_encode(out, sizeof out, 1, &resp);
-		if (n <= sizeof out)
-			(void)send(fd, out, n, MSG_DONTWAIT | MSG_NOSIGNAL);
-	}
-	if (fd >= 0)
-		close(fd);
-	reserve_fill(a);
-	if (fd >= 0 || err == EINTR || err == ECONNABORTED || err == EPROTO)
-		return SHED_ONE; /* progress: the next one may follow */
-	if (err == EAGAIN || err == EWOULDBLOCK)
-		return SHED_NONE;
-	return SHED_FAILED; /* the freed number did not help (ENFILE, ENOMEM) */
-}
-
 /* Appends under the lock; the caller wakes the threads.  0 or -ENOMEM. */
 static int push_ready_locked(struct acceptor *a, int fd)
 {
@@ -431,7 +277,10 @@ static void accept_batch(struct acceptor *a)
 				shed_until = now + SHED_BUDGET_MS;
 			if (now >= shed_until)
 				break; /* epoll reports the rest again */
-			enum shed r = shed_one(a, (int)(shed_until - now));
+			enum shed_result r = shed_one(
+			    a->listen_fd, &a->reserve_fd,
+			    a->opts.max_body + a->opts.max_discard + 64 * 1024,
+			    (int)(shed_until - now));
 			if (r == SHED_ONE) {
 				shed++;
 				continue; /* the backlog may hold more */
@@ -442,7 +291,8 @@ static void accept_batch(struct acceptor *a)
 		fail_err = err;
 		break;
 	}
-	reserve_fill(a); /* one a failed reopen lost comes back once fds are free */
+	/* One a failed reopen lost comes back once fds are free. */
+	shed_reserve_fill(&a->reserve_fd);
 	pthread_mutex_unlock(&a->accept_mu);
 	/* Logged after unlocking: a blocked stderr must not stop accepting. */
 	static _Atomic uint64_t last_shed_log, last_fail_log;
@@ -483,55 +333,29 @@ static void accept_batch(struct acceptor *a)
 	wake(a, queued);
 }
 
-static void idle_unlink_locked(struct acceptor *a, int fd)
-{
-	struct idle_ent *e = &a->idle[fd];
-	if (e->prev >= 0)
-		a->idle[e->prev].next = e->next;
-	else
-		a->idle_head = e->next;
-	if (e->next >= 0)
-		a->idle[e->next].prev = e->prev;
-	else
-		a->idle_tail = e->prev;
-	e->waiting = false;
-	a->idle_n--;
-}
-
 int acceptor_keep(struct acceptor *a, int fd)
 {
 	if (!a || atomic_load(&a->stopping))
 		return -ESHUTDOWN;
-	if (fd < 0 || (size_t)fd >= a->idle_cap)
-		return -ERANGE;
+	uint64_t tag;
 	pthread_mutex_lock(&a->mu);
-	struct idle_ent *e = &a->idle[fd];
-	uint32_t gen = ++e->gen;
-	e->deadline_ms = clock_ms() + 1000ull * a->opts.idle_timeout_s;
-	e->waiting = true;
-	e->next = -1;
-	e->prev = a->idle_tail;
-	if (a->idle_tail >= 0)
-		a->idle[a->idle_tail].next = fd;
-	else
-		a->idle_head = fd;
-	a->idle_tail = fd;
-	a->idle_n++;
+	int rc = idle_keep(a->idle, fd, clock_ms(), &tag);
 	pthread_mutex_unlock(&a->mu);
+	if (rc < 0)
+		return rc;
 	/* Once armed, any thread may claim it, so the entry is ready first.
 	 * ONESHOT: the event disarms itself, and the fd stays quiet while the
 	 * loop owns it.  An fd used before is still registered (MOD); a new
 	 * one, or a number whose old file was closed, is not (ADD). */
 	struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT,
-	                         .data.u64 = ((uint64_t)gen << 32) | (uint32_t)fd};
+	                         .data.u64 = tag};
 	if (epoll_ctl(a->ep_fd, EPOLL_CTL_MOD, fd, &ev) == 0 ||
 	    (errno == ENOENT && epoll_ctl(a->ep_fd, EPOLL_CTL_ADD, fd, &ev) == 0))
 		return 0;
 	int err = errno;
+	/* Still the entry this call made: take it out again. */
 	pthread_mutex_lock(&a->mu);
-	bool ours = e->waiting && e->gen == gen;
-	if (ours)
-		idle_unlink_locked(a, fd);
+	bool ours = idle_claim(a->idle, tag, &fd);
 	pthread_mutex_unlock(&a->mu);
 	/* Not ours: nothing was armed, so only the watchdog can have taken
 	 * it in between (an idle timeout); it closed the fd. */
@@ -543,41 +367,19 @@ size_t acceptor_idle(struct acceptor *a)
 	if (!a)
 		return 0;
 	pthread_mutex_lock(&a->mu);
-	size_t n = a->idle_n;
+	size_t n = idle_count(a->idle);
 	pthread_mutex_unlock(&a->mu);
 	return n;
 }
 
 /* Claims the kept connection a readiness event names; false when the
  * event is stale (timed out meanwhile, or the number was reused). */
-static bool idle_claim(struct acceptor *a, uint64_t tag, int *fd_out)
+static bool claim_idle(struct acceptor *a, uint64_t tag, int *fd_out)
 {
-	int fd = (int)(uint32_t)tag;
-	uint32_t gen = (uint32_t)(tag >> 32);
 	pthread_mutex_lock(&a->mu);
-	bool ok = (size_t)fd < a->idle_cap && a->idle[fd].waiting &&
-	          a->idle[fd].gen == gen;
-	if (ok)
-		idle_unlink_locked(a, fd);
+	bool ok = idle_claim(a->idle, tag, fd_out);
 	pthread_mutex_unlock(&a->mu);
-	*fd_out = fd;
 	return ok;
-}
-
-/* Takes up to `max` kept connections idle past --idle-timeout off the
- * FIFO (the watchdog's tick, under mu); the caller closes them after
- * unlocking.  nginx closes first with the shipped settings; this bounds
- * what a peer that never does can keep open. */
-static unsigned idle_expire_locked(struct acceptor *a, uint64_t now, int *out,
-                                   unsigned max)
-{
-	unsigned n = 0;
-	while (n < max && a->idle_head >= 0 &&
-	       a->idle[a->idle_head].deadline_ms <= now) {
-		out[n++] = a->idle_head;
-		idle_unlink_locked(a, a->idle_head);
-	}
-	return n;
 }
 
 static void *acceptor_main(void *arg)
@@ -607,7 +409,7 @@ static void *acceptor_main(void *arg)
 			if (read(a->wake_fd, &one, sizeof one) == sizeof one &&
 			    pop_ready(a, &fd))
 				serve(a, self, fd, false);
-		} else if (idle_claim(a, ev.data.u64, &fd)) {
+		} else if (claim_idle(a, ev.data.u64, &fd)) {
 			/* nginx closed a kept connection with nothing unread:
 			 * close it here.  After a fire in keep-alive mode nginx
 			 * closes thousands (all but its `keepalive` cache); going
@@ -664,7 +466,9 @@ static void *watchdog_main(void *arg)
 		int expired[64];
 		unsigned n, closed = 0;
 		do {
-			n = idle_expire_locked(a, now, expired, 64);
+			/* nginx closes first with the shipped settings; this
+			 * bounds what a peer that never does can keep open. */
+			n = idle_expire(a->idle, now, expired, 64);
 			if (n == 0)
 				break;
 			pthread_mutex_unlock(&a->mu);
@@ -710,17 +514,17 @@ int acceptor_start(struct acceptor **out, int listen_fd,
 	socklen_t sslen = sizeof ss;
 	a->tcp = getsockname(listen_fd, (struct sockaddr *)&ss, &sslen) == 0 &&
 	         ss.ss_family != AF_UNIX;
-	a->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	a->reserve_fd = -1;
+	shed_reserve_fill(&a->reserve_fd);
 	a->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK | EFD_SEMAPHORE);
 	a->ep_fd = epoll_create1(EPOLL_CLOEXEC);
 	/* One entry per possible fd (24 B each; untouched pages cost no RSS). */
 	struct rlimit rl;
-	a->idle_cap = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
-	                  ? (size_t)rl.rlim_cur : 65536;
-	if (a->idle_cap > (1u << 20))
-		a->idle_cap = 1u << 20;
-	a->idle = calloc(a->idle_cap, sizeof *a->idle);
-	a->idle_head = a->idle_tail = -1;
+	size_t fd_cap = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
+	                    ? (size_t)rl.rlim_cur : 65536;
+	if (fd_cap > (1u << 20))
+		fd_cap = 1u << 20;
+	a->idle = idle_new(fd_cap, 1000ull * a->opts.idle_timeout_s);
 	a->threads = calloc(a->opts.threads, sizeof *a->threads);
 	a->slots = calloc(a->opts.threads, sizeof *a->slots);
 	a->readers = calloc(a->opts.threads, sizeof *a->readers);
@@ -731,7 +535,7 @@ int acceptor_start(struct acceptor **out, int listen_fd,
 		/* The connections the fd budget allows (main.c), else the fd
 		 * limit itself; requests held at once: --max-pending. */
 		.max_conns = a->opts.max_conns ? a->opts.max_conns
-		                               : (unsigned long)a->idle_cap,
+		                               : (unsigned long)fd_cap,
 		.max_reqs = a->opts.max_pending,
 	};
 	pthread_mutex_init(&a->mu, NULL);
@@ -824,12 +628,13 @@ void acceptor_stop(struct acceptor *a)
 	int fd;
 	while (pop_ready(a, &fd))
 		close(fd);
-	while (a->idle && a->idle_head >= 0) {
-		fd = a->idle_head;
-		idle_unlink_locked(a, fd);
-		close(fd);
-	}
-	free(a->idle);
+	/* The threads are joined: the table is ours alone. */
+	int kept[64];
+	unsigned n;
+	while (a->idle && (n = idle_expire(a->idle, UINT64_MAX, kept, 64)) > 0)
+		for (unsigned i = 0; i < n; i++)
+			close(kept[i]);
+	idle_free(a->idle);
 	if (a->ep_fd >= 0)
 		close(a->ep_fd);
 	free(a->q);
@@ -873,7 +678,7 @@ size_t acceptor_busy(struct acceptor *a)
 	/* The queue and the idle set first, the threads second: a thread
 	 * counts itself before it takes a connection from either. */
 	pthread_mutex_lock(&a->mu);
-	size_t n = a->q_len + a->idle_n;
+	size_t n = a->q_len + idle_count(a->idle);
 	pthread_mutex_unlock(&a->mu);
 	return n + atomic_load(&a->serving);
 }
