@@ -81,6 +81,9 @@ test_routes_MODS   := routes fanout pool loopq deferred deferred_chain deferred_
 test_config_fds_MODS := config log
 test_metrics_MODS  := metrics router pattern log
 test_request_MODS  := request clock
+test_peer_MODS     := peer log
+test_shed_MODS     := shed peer response clock log
+test_idle_MODS     := idle
 
 overview_MODS := deferred deferred_chain deferred_list failure
 

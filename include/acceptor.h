@@ -4,8 +4,9 @@
  * Requests are read from blocking fds (fcgi_in), so that work runs here,
  * never on the loop.  The threads share one epoll set: the listening
  * socket, and the kept-alive connections the loop handed back after a
- * reply (acceptor_keep), each waiting for nginx's next request.  A thread
- * accepts the connection itself (EMFILE shedding, FCGI_WEB_SERVER_ADDRS),
+ * reply (acceptor_keep), each waiting for nginx's next request (their
+ * table: idle.h).  A thread accepts the connection itself (shedding at
+ * EMFILE: shed.h; FCGI_WEB_SERVER_ADDRS: peer.h),
  * reads BEGIN_REQUEST, the params and stdin with fcgi_in_read (which
  * checks every record and answers management records), routes, and hands
  * a small struct request to the loop.
