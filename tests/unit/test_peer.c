@@ -19,12 +19,13 @@
 
 #define ENV "FCGI_WEB_SERVER_ADDRS"
 
-/* A connected TCP pair over loopback: *srv is the accepted side (the one
- * the acceptor checks), *cli the connecting one.  The listener is bound to
- * `listen_addr` of `family`; the client connects to `connect_addr` of
- * `cfamily`.  False when the machine has no such address (IPv6). */
+/* A connected TCP pair over loopback: *accepted is the accepted side (the
+ * one the acceptor checks), *client the connecting one.  The listener is
+ * bound to `listen_addr` of `family`; the client connects to
+ * `connect_addr` of `cfamily`.  False when the machine has no such address
+ * (IPv6). */
 static bool tcp_pair(int family, const char *listen_addr, int cfamily,
-                     const char *connect_addr, int *srv, int *cli)
+                     const char *connect_addr, int *accepted, int *client)
 {
 	int l = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (l < 0)
@@ -71,15 +72,16 @@ static bool tcp_pair(int family, const char *listen_addr, int cfamily,
 		assert_int_equal(inet_pton(AF_INET, connect_addr, &c4->sin_addr), 1);
 		clen = sizeof *c4;
 	}
-	*cli = socket(cfamily, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	assert_true(*cli >= 0);
-	if (connect(*cli, (struct sockaddr *)&cs, clen) < 0) {
-		close(*cli);
+	*client = socket(cfamily, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(*client >= 0);
+	if (connect(*client, (struct sockaddr *)&cs, clen) < 0) {
+		close(*client);
+		*client = -1;
 		close(l);
 		return false;
 	}
-	*srv = accept4(l, NULL, NULL, SOCK_CLOEXEC);
-	assert_true(*srv >= 0);
+	*accepted = accept4(l, NULL, NULL, SOCK_CLOEXEC);
+	assert_true(*accepted >= 0);
 	close(l);
 	return true;
 }
@@ -93,10 +95,26 @@ static bool allowed_with(const char *list, int fd)
 	return peer_allowed(fd);
 }
 
+/* The connection a test checks: srv is the accepted side, cli the
+ * client's; -1 when unused.  The teardown closes both. */
+static int srv = -1, cli = -1;
+
+static int v4_pair(void **state)
+{
+	(void)state;
+	assert_true(tcp_pair(AF_INET, "127.0.0.1", AF_INET, "127.0.0.1", &srv, &cli));
+	return 0;
+}
+
 static int reset(void **state)
 {
 	(void)state;
 	unsetenv(ENV);
+	if (srv >= 0)
+		close(srv);
+	if (cli >= 0)
+		close(cli);
+	srv = cli = -1;
 	return 0;
 }
 
@@ -126,19 +144,13 @@ static void an_fd_without_a_peer_is_allowed(void **state)
 static void unset_or_empty_list_allows_any_tcp_peer(void **state)
 {
 	(void)state;
-	int srv, cli;
-	assert_true(tcp_pair(AF_INET, "127.0.0.1", AF_INET, "127.0.0.1", &srv, &cli));
 	assert_true(allowed_with(NULL, srv));
 	assert_true(allowed_with("", srv));
-	close(srv);
-	close(cli);
 }
 
 static void a_listed_ipv4_peer_is_allowed(void **state)
 {
 	(void)state;
-	int srv, cli;
-	assert_true(tcp_pair(AF_INET, "127.0.0.1", AF_INET, "127.0.0.1", &srv, &cli));
 	assert_true(allowed_with("127.0.0.1", srv));
 	assert_true(allowed_with("10.0.0.1,127.0.0.1", srv));
 	assert_true(allowed_with("127.0.0.1,10.0.0.1", srv));
@@ -146,15 +158,11 @@ static void a_listed_ipv4_peer_is_allowed(void **state)
 	 * and do not stop the walk. */
 	assert_true(allowed_with(",,127.0.0.1", srv));
 	assert_true(allowed_with("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa,127.0.0.1", srv));
-	close(srv);
-	close(cli);
 }
 
 static void an_unlisted_ipv4_peer_is_refused(void **state)
 {
 	(void)state;
-	int srv, cli;
-	assert_true(tcp_pair(AF_INET, "127.0.0.1", AF_INET, "127.0.0.1", &srv, &cli));
 	assert_false(allowed_with("10.0.0.1", srv));
 	assert_false(allowed_with("127.0.0.2,10.0.0.1", srv));
 	/* Exact addresses only: no prefixes, masks or stray spaces. */
@@ -163,8 +171,6 @@ static void an_unlisted_ipv4_peer_is_refused(void **state)
 	assert_false(allowed_with(" 127.0.0.1", srv));
 	assert_false(allowed_with("127.0.0.1 ", srv));
 	assert_false(allowed_with("localhost", srv));
-	close(srv);
-	close(cli);
 }
 
 /* A dual-stack listener sees an IPv4 client as ::ffff:a.b.c.d: the list
@@ -172,7 +178,6 @@ static void an_unlisted_ipv4_peer_is_refused(void **state)
 static void an_ipv4_mapped_peer_is_checked_as_ipv4(void **state)
 {
 	(void)state;
-	int srv, cli;
 	if (!tcp_pair(AF_INET6, "::", AF_INET, "127.0.0.1", &srv, &cli))
 		skip();
 	struct sockaddr_storage ss;
@@ -183,21 +188,16 @@ static void an_ipv4_mapped_peer_is_checked_as_ipv4(void **state)
 	assert_true(allowed_with("127.0.0.1", srv));
 	assert_false(allowed_with("10.0.0.1", srv));
 	assert_false(allowed_with("::ffff:127.0.0.1", srv));
-	close(srv);
-	close(cli);
 }
 
 static void an_ipv6_peer_is_refused_when_a_list_is_set(void **state)
 {
 	(void)state;
-	int srv, cli;
 	if (!tcp_pair(AF_INET6, "::1", AF_INET6, "::1", &srv, &cli))
 		skip();
 	assert_true(allowed_with(NULL, srv));
 	assert_false(allowed_with("127.0.0.1", srv));
 	assert_false(allowed_with("::1", srv));
-	close(srv);
-	close(cli);
 }
 
 int main(void)
@@ -205,9 +205,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(unix_peers_are_always_allowed, reset),
 		cmocka_unit_test_teardown(an_fd_without_a_peer_is_allowed, reset),
-		cmocka_unit_test_teardown(unset_or_empty_list_allows_any_tcp_peer, reset),
-		cmocka_unit_test_teardown(a_listed_ipv4_peer_is_allowed, reset),
-		cmocka_unit_test_teardown(an_unlisted_ipv4_peer_is_refused, reset),
+		cmocka_unit_test_setup_teardown(unset_or_empty_list_allows_any_tcp_peer, v4_pair, reset),
+		cmocka_unit_test_setup_teardown(a_listed_ipv4_peer_is_allowed, v4_pair, reset),
+		cmocka_unit_test_setup_teardown(an_unlisted_ipv4_peer_is_refused, v4_pair, reset),
 		cmocka_unit_test_teardown(an_ipv4_mapped_peer_is_checked_as_ipv4, reset),
 		cmocka_unit_test_teardown(an_ipv6_peer_is_refused_when_a_list_is_set, reset),
 	};
