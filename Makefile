@@ -3,7 +3,8 @@
 #   make            build build/fcgi_app
 #   make run        install missing packages, start the app + a private nginx
 #                   on 127.0.0.1:8000 in the foreground (Ctrl-C stops both;
-#                   so does the app exiting, with its exit status)
+#                   so does the app exiting, with its exit status);
+#                   `make run APP=channels` runs examples/channels instead
 #   make test       install missing packages; unit + integration tests, then
 #                   the same under ASan+UBSan, the unit tests under
 #                   ThreadSanitizer, the fuzz targets over their seed
@@ -18,7 +19,7 @@
 #   make clean
 #
 # Variables: CC (gcc or clang), SANITIZE=address,undefined or thread, BUILD=dir,
-# PORT=8000 (make run).
+# PORT=8000 and APP=fcgi_app or channels (make run).
 
 CC       ?= cc
 BUILD    ?= build
@@ -46,6 +47,18 @@ UNIT     := $(patsubst $(BUILD)/obj/%.o,$(BUILD)/%,$(UNITOBJ))
 APP      := $(BUILD)/fcgi_app
 # examples/: the page's snippets as programs on the library.
 EXAMPLES := $(BUILD)/examples/overview
+# The second app on the library: long-poll pub/sub (examples/channels/).
+CHANNELS_SRC := $(wildcard examples/channels/*.c)
+CHANNELS_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(CHANNELS_SRC))
+CHANNELS := $(BUILD)/examples/channels
+# `make run APP=channels` picks the app `make run` starts (default: the
+# demo).  Everywhere else APP stays the demo's binary.
+ifeq ($(origin APP),command line)
+RUN_APP := $(APP)
+override APP := $(BUILD)/fcgi_app
+endif
+RUN_APP ?= fcgi_app
+RUN_BIN = $(or $(if $(filter channels,$(RUN_APP)),$(CHANNELS)),$(if $(filter fcgi_app demo,$(RUN_APP)),$(APP)),$(error APP=$(RUN_APP): fcgi_app (the demo) or channels))
 
 # Debian packages the build, the tests and `make run` need.  clang's
 # sanitizer runtime (libclang-rt-dev) is only a Recommends of clang, and
@@ -54,7 +67,7 @@ PKGS_BUILD := gcc make libc6-dev libfcgi-dev libevent-dev libsystemd-dev pkg-con
 PKGS_TEST  := libcmocka-dev nginx-light curl valgrind clang libclang-rt-dev procps python3 iproute2 systemd python3-prometheus-client prometheus
 PKGS_RUN   := nginx-light curl
 
-all: $(APP)
+all: $(APP) $(CHANNELS)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)
@@ -88,6 +101,14 @@ test_idle_MODS     := idle
 overview_MODS := deferred deferred_chain deferred_list failure
 
 .SECONDEXPANSION:
+# channels links the library as an outside app does (libfcgi_app.a, whose
+# only globals are the public API), so it cannot use an internal name.
+# LIB comes from mk/lib.mk, included at the end: hence the second
+# expansion.  An explicit rule, so it wins over $(BUILD)/examples/% below.
+$(CHANNELS): $(CHANNELS_OBJ) $$(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 $(BUILD)/examples/%: $(BUILD)/obj/examples/%.o $$(addprefix $(BUILD)/obj/fcgi_app/,$$(addsuffix .o,$$($$*_MODS)))
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -116,7 +137,7 @@ unit: $(UNIT)
 	  else fail=$$((fail+1)); echo "FAIL $$t"; cat $$t.log; fi; done; \
 	echo "unit: $$pass passed, $$fail failed"; [ $$fail = 0 ]
 
-integration: $(APP) $(LIB) $(BUILD)/bench/holdclient
+integration: $(APP) $(LIB) $(CHANNELS) $(BUILD)/bench/holdclient
 	BUILD=$(BUILD) tests/integration/run.sh
 
 # Each example prints what the page's Python prints.
@@ -131,10 +152,11 @@ valgrind: $(UNIT)
 
 # The app itself under valgrind, through nginx (the suites without timing
 # assertions: valgrind slows the app down tens of times).
-valgrind-integration: $(APP) $(LIB)
+valgrind-integration: $(APP) $(LIB) $(CHANNELS)
 	BUILD=$(BUILD) STACK_VALGRIND=1 bash tests/integration/test_routes.sh
 	BUILD=$(BUILD) STACK_VALGRIND=1 bash tests/integration/test_keepalive.sh
 	BUILD=$(BUILD) STACK_VALGRIND=1 bash tests/integration/test_readme_example.sh
+	BUILD=$(BUILD) STACK_VALGRIND=1 bash tests/integration/test_channels.sh
 
 # The whole suite: plain build, then ASan+UBSan (clang), TSan, valgrind.
 # TSan runs the unit tests only: over the integration suites it reports
@@ -148,15 +170,15 @@ test: deps-build deps-test
 	$(MAKE) BUILD=build-vg examples EXAMPLES_WRAP="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect"
 	@echo "test: all suites passed"
 
-run: deps-build deps-run $(APP)
-	PORT=$(PORT) BUILD=$(BUILD) scripts/run.sh
+run: deps-build deps-run $(RUN_BIN)
+	PORT=$(PORT) BUILD=$(BUILD) STACK_APP=$(CURDIR)/$(RUN_BIN) scripts/run.sh
 
 clean:
 	rm -rf build build-asan build-tsan build-vg build-fuzz
 
 .PHONY: all deps deps-% unit examples integration valgrind valgrind-integration test run clean
 .SECONDARY:
--include $(OBJ:.o=.d) $(UNITOBJ:.o=.d) $(BUILD)/obj/examples/overview.d
+-include $(OBJ:.o=.d) $(DEMO_OBJ:.o=.d) $(CHANNELS_OBJ:.o=.d) $(UNITOBJ:.o=.d) $(BUILD)/obj/examples/overview.d
 include mk/dist.mk
 include mk/lib.mk
 include mk/bench.mk

@@ -7,7 +7,9 @@
  *              [--fire-path /simple/fire] [--wait-key pending] [--wait-value N]
  *              [--extra-path /sleep/60 --extra-n 20] [--hold-seconds S]
  *              [--settle S] [--timeout S] [--rss-pid PID] [--connecting 1000]
- *              [--expect BODY]
+ *              [--expect BODY] [--expect-type TYPE] [--spread K]
+ *              [--fire-method M] [--fire-body BODY] [--fire-type TYPE]
+ *              [--fire-expect BODY]
  *
  * 1. opens --extra-n connections to --extra-path (e.g. /sleep requests that
  *    keep the worker pool busy); they are only counted, and closed at the end;
@@ -23,10 +25,23 @@
  *    disconnect: closes every held connection, then polls the status page
  *                until --wait-key is back to its value before step 2;
  *    wait:       just waits for the responses (e.g. the app's 504s);
+ *    The fire is `--fire-method` (GET) with `--fire-body` as its body and
+ *    `--fire-type` as its Content-Type when given;
  * 5. prints one `key=value ...` line: counts per status, how many 200s had
- *    exactly --expect as body, Retry-After headers seen, the times, the
- *    app's VmRSS (--rss-pid) before/held/after, and this process's own CPU
- *    time (getrusage), so it can be seen not to be the bottleneck.
+ *    exactly --expect as body (and, with --expect-type, exactly that
+ *    Content-Type), Retry-After headers seen, the times, the app's VmRSS
+ *    (--rss-pid) before/held/after, and this process's own CPU time
+ *    (getrusage), so it can be seen not to be the bottleneck.
+ *
+ * --spread K spreads the held requests over K paths, e.g. K channels of a
+ * pub/sub app: held request i goes to --path followed by the number
+ * i % K ("/sub/ch" -> /sub/ch0 ... /sub/ch<K-1>), and expects --expect
+ * followed by the same number as its body; the fire is then K requests,
+ * one per path, to --fire-path followed by the number, with --fire-body
+ * followed by the number (when given).  fires= and fire_ok= (fires whose
+ * body is exactly --fire-expect) are printed with fire_status (the first
+ * fire's status, or 0 when any differs).  Without --spread nothing is
+ * appended.
  *
  * Everything is bounded by --timeout (default 60 s).
  */
@@ -53,6 +68,7 @@ struct conn {
 	int fd;
 	enum cstate st;
 	bool extra;
+	int group; /* --spread: which path */
 	uint16_t sent;
 	uint16_t len;
 	int64_t t_done;
@@ -64,6 +80,8 @@ static struct {
 	int port;
 	int n, extra_n, connecting_max;
 	const char *path, *fire_path, *extra_path, *mode, *wait_key, *expect;
+	const char *expect_type, *fire_method, *fire_body, *fire_type, *fire_expect;
+	int spread; /* 0: no --spread */
 	long wait_value;
 	double hold_s, settle_s, timeout_s;
 	int rss_pid;
@@ -72,18 +90,21 @@ static struct {
 	.path = "/simple", .fire_path = "/simple/fire", .extra_path = "/sleep/60",
 	.mode = "fire", .wait_key = "pending", .wait_value = -1,
 	.expect = "<u><i>This is a simple callback...FIRE!</i></u>",
+	.fire_method = "GET",
 	.settle_s = 5, .timeout_s = 60, .rss_pid = 0,
 };
 
 static struct conn *conns;
 static int nconns, epfd;
-static char req_main[256], req_extra[256];
-static int len_main, len_extra;
+static char **req_main; /* one per --spread group (one without) */
+static int *len_main;
+static char req_extra[256];
+static int len_extra;
 static int in_flight; /* connecting or sending */
 static int next_open;
 static int sent_main, done_main, conn_errors;
 static long codes[600];
-static long body_ok, retry_after, bad_body;
+static long body_ok, retry_after, bad_body, bad_type;
 static int64_t t_fire, t_first = 0, t_last = 0;
 
 static long rss_kb(int pid)
@@ -112,25 +133,39 @@ static struct sockaddr_in target(void)
 	return sa;
 }
 
-/* One blocking request on its own connection (status page, fire).  Returns
+/* One blocking request on its own connection (status page, fire): method,
+ * path, and a body with its Content-Type when body is not NULL.  Returns
  * the HTTP status, fills body; -1 on error.  Bounded by 10 s. */
-static int simple_get(const char *path, char *body, size_t cap)
+static int simple_req(const char *method, const char *path, const char *type,
+                      const char *req_body, char *body, size_t cap)
 {
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
+	char *req = NULL;
+	int n = req_body
+	            ? asprintf(&req, "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+	                             "%s%s%sContent-Length: %zu\r\n\r\n%s",
+	                       method, path, type ? "Content-Type: " : "", type ? type : "",
+	                       type ? "\r\n" : "", strlen(req_body), req_body)
+	            : asprintf(&req, "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+	                       method, path);
+	if (n < 0)
 		return -1;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		free(req);
+		return -1;
+	}
 	struct timeval tv = {.tv_sec = 10};
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
 	struct sockaddr_in sa = target();
-	char req[256], buf[8192];
-	int n = snprintf(req, sizeof req,
-	                 "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", path);
+	char buf[8192];
 	if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0 ||
 	    send(fd, req, (size_t)n, MSG_NOSIGNAL) != n) {
+		free(req);
 		close(fd);
 		return -1;
 	}
+	free(req);
 	size_t len = 0;
 	struct httpresp h = {0};
 	for (;;) {
@@ -149,6 +184,21 @@ static int simple_get(const char *path, char *body, size_t cap)
 	if (body)
 		httpresp_body(&h, buf, len, body, cap);
 	return h.status;
+}
+
+static int simple_get(const char *path, char *body, size_t cap)
+{
+	return simple_req("GET", path, NULL, NULL, body, cap);
+}
+
+/* s followed by the group's number under --spread; s itself without.
+ * NULL when out of memory. */
+static char *with_group(const char *s, int group)
+{
+	char *out;
+	if (!o.spread)
+		return strdup(s);
+	return asprintf(&out, "%s%d", s, group) < 0 ? NULL : out;
 }
 
 static long status_counter(const char *key)
@@ -211,12 +261,20 @@ static void finish(struct conn *c, bool eof)
 		if (c->h.retry_after)
 			retry_after++;
 		if (s == 200) {
-			char body[RBUF];
+			char body[RBUF], want[RBUF];
 			httpresp_body(&c->h, c->buf, c->len, body, sizeof body);
-			if (!strcmp(body, o.expect))
+			if (o.spread)
+				snprintf(want, sizeof want, "%s%d", o.expect, c->group);
+			else
+				snprintf(want, sizeof want, "%s", o.expect);
+			if (!strcmp(body, want))
 				body_ok++;
 			else
 				bad_body++;
+			if (o.expect_type &&
+			    (c->h.ctype_len != strlen(o.expect_type) ||
+			     memcmp(c->buf + c->h.ctype_off, o.expect_type, c->h.ctype_len)))
+				bad_type++;
 		}
 	} else {
 		(void)eof;
@@ -246,8 +304,8 @@ static void on_event(int i, uint32_t evs)
 		c->st = C_SENDING;
 	}
 	if (c->st == C_SENDING) {
-		const char *r = c->extra ? req_extra : req_main;
-		int rl = c->extra ? len_extra : len_main;
+		const char *r = c->extra ? req_extra : req_main[c->group];
+		int rl = c->extra ? len_extra : len_main[c->group];
 		ssize_t w = send(c->fd, r + c->sent, (size_t)(rl - c->sent), MSG_NOSIGNAL);
 		if (w < 0 && errno != EAGAIN) {
 			finish(c, true);
@@ -310,7 +368,8 @@ static void usage(void)
 	fprintf(stderr, "usage: holdclient --port P [--n N] [--path P] [--mode fire|disconnect|wait]\n"
 	                "  [--fire-path P] [--wait-key K] [--wait-value V] [--extra-path P --extra-n M]\n"
 	                "  [--hold-seconds S] [--settle S] [--timeout S] [--rss-pid PID]\n"
-	                "  [--connecting N] [--expect BODY]\n");
+	                "  [--connecting N] [--expect BODY] [--expect-type TYPE] [--spread K]\n"
+	                "  [--fire-method M] [--fire-body BODY] [--fire-type TYPE] [--fire-expect BODY]\n");
 	exit(2);
 }
 
@@ -336,9 +395,16 @@ int main(int argc, char **argv)
 		else if (!strcmp(a, "--rss-pid")) o.rss_pid = atoi(v);
 		else if (!strcmp(a, "--connecting")) o.connecting_max = atoi(v);
 		else if (!strcmp(a, "--expect")) o.expect = v;
+		else if (!strcmp(a, "--expect-type")) o.expect_type = v;
+		else if (!strcmp(a, "--spread")) o.spread = atoi(v);
+		else if (!strcmp(a, "--fire-method")) o.fire_method = v;
+		else if (!strcmp(a, "--fire-body")) o.fire_body = v;
+		else if (!strcmp(a, "--fire-type")) o.fire_type = v;
+		else if (!strcmp(a, "--fire-expect")) o.fire_expect = v;
 		else usage();
 	}
-	if (o.port <= 0 || o.n < 0 || o.extra_n < 0 || o.connecting_max < 1)
+	if (o.port <= 0 || o.n < 0 || o.extra_n < 0 || o.connecting_max < 1 ||
+	    o.spread < 0 || o.spread > 100000)
 		usage();
 	bool m_fire = !strcmp(o.mode, "fire"), m_disc = !strcmp(o.mode, "disconnect"),
 	     m_wait = !strcmp(o.mode, "wait");
@@ -351,8 +417,19 @@ int main(int argc, char **argv)
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
 	int64_t t_start = now_ns(), deadline = t_start + (int64_t)(o.timeout_s * 1e9);
-	len_main = snprintf(req_main, sizeof req_main,
-	                    "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", o.path);
+	int ngroups = o.spread ? o.spread : 1;
+	req_main = calloc((size_t)ngroups, sizeof *req_main);
+	len_main = calloc((size_t)ngroups, sizeof *len_main);
+	if (!req_main || !len_main)
+		return 1;
+	for (int g = 0; g < ngroups; g++) {
+		char *path = with_group(o.path, g);
+		if (!path || (len_main[g] = asprintf(&req_main[g],
+		                                     "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+		                                     "Connection: close\r\n\r\n", path)) < 0)
+			return 1;
+		free(path);
+	}
 	len_extra = snprintf(req_extra, sizeof req_extra,
 	                     "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", o.extra_path);
 
@@ -373,6 +450,7 @@ int main(int argc, char **argv)
 	for (int i = 0; i < nconns; i++) {
 		conns[i].fd = -1;
 		conns[i].extra = i < o.extra_n; /* the extras go first */
+		conns[i].group = conns[i].extra ? 0 : (i - o.extra_n) % ngroups;
 	}
 
 	/* Open everything; then wait for the app to count them. */
@@ -406,14 +484,30 @@ int main(int argc, char **argv)
 	held_main = sent_main - done_main;
 	int done_before_fire = done_main;
 
-	int fire_status = 0;
+	int fire_status = 0, fires = 0, fire_ok = 0;
 	char fire_body[512] = "";
 	int64_t t_zero = 0;
 	struct rusage ru0;
 	getrusage(RUSAGE_SELF, &ru0);
 	t_fire = now_ns();
 	if (m_fire) {
-		fire_status = simple_get(o.fire_path, fire_body, sizeof fire_body);
+		for (int g = 0; g < ngroups; g++) {
+			char *path = with_group(o.fire_path, g);
+			char *body = o.fire_body ? with_group(o.fire_body, g) : NULL;
+			int st = path && (body || !o.fire_body)
+			             ? simple_req(o.fire_method, path, o.fire_type, body,
+			                          fire_body, sizeof fire_body)
+			             : -1;
+			free(path);
+			free(body);
+			fires++;
+			if (o.fire_expect && !strcmp(fire_body, o.fire_expect))
+				fire_ok++;
+			if (g == 0)
+				fire_status = st;
+			else if (st != fire_status)
+				fire_status = 0;
+		}
 	} else if (m_disc) {
 		for (int i = o.extra_n; i < nconns; i++) {
 			struct conn *c = &conns[i];
@@ -474,8 +568,12 @@ int main(int argc, char **argv)
 		printf("none");
 	printf(" ok200=%ld body_ok=%ld bad_body=%ld non2xx=%ld retry_after=%ld",
 	       codes[200], body_ok, bad_body, non2xx, retry_after);
+	if (o.expect_type)
+		printf(" bad_type=%ld", bad_type);
 	if (m_fire)
 		printf(" fire_status=%d", fire_status);
+	if (m_fire && o.spread)
+		printf(" fires=%d fire_ok=%d", fires, fire_ok);
 	if (nl)
 		printf(" fire_to_first_ms=%.1f fire_to_p50_ms=%.1f fire_to_last_ms=%.1f",
 		       ms(lat[0]), ms(quantile(lat, nl, 0.5)), ms(lat[nl - 1]));

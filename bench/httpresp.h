@@ -25,6 +25,7 @@ struct httpresp {
 	bool retry_after;  /* a Retry-After header was present */
 	bool chunked;
 	long clen;         /* -1: none */
+	size_t ctype_off, ctype_len; /* the Content-Type value in the buffer; len 0: none */
 	size_t body_off;   /* where the body starts in the buffer; 0: no head yet */
 };
 
@@ -53,6 +54,15 @@ static inline int httpresp_head(struct httpresp *h, const char *buf, size_t len)
 			h->chunked = memmem(p, n, "chunked", 7) != NULL;
 		else if (n > 12 && !strncasecmp(p, "retry-after:", 12))
 			h->retry_after = true;
+		else if (n > 13 && !strncasecmp(p, "content-type:", 13)) {
+			const char *v = p + 13, *ve = eol;
+			while (v < ve && (*v == ' ' || *v == '\t'))
+				v++;
+			while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
+				ve--;
+			h->ctype_off = (size_t)(v - buf);
+			h->ctype_len = (size_t)(ve - v);
+		}
 		p = eol + 2;
 	}
 	h->body_off = (size_t)(end + 4 - buf);

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # `make run`: fcgi_app behind a private nginx on 127.0.0.1:$PORT, in the
-# foreground.  Ctrl-C stops both.  When either one exits on its own (the
-# app crashed, say), the other is stopped too and this script exits with
-# the app's status (nginx's when nginx went first), instead of nginx
-# answering 502 until Ctrl-C.
+# foreground (STACK_APP picks the app, the demo by default: stack.sh).
+# Ctrl-C stops both.  When either one exits on its own (the app crashed,
+# say), the other is stopped too and this script exits with the app's
+# status (nginx's when nginx went first), instead of nginx answering 502
+# until Ctrl-C.
 set -euo pipefail
 . "$(dirname "$0")/stack.sh"
 PORT=${PORT:-8000}
@@ -18,7 +19,18 @@ trap 'exit 0' INT TERM
 trap 'exit 129' HUP
 stack_start_app "$@"
 stack_start_nginx
-cat <<MSG
+if [ "$(basename "$(stack_app)")" = channels ]; then
+	cat <<MSG
+
+channels is up behind nginx on http://localhost:$PORT (Ctrl-C stops both).
+Try:
+  curl -i localhost:$PORT/sub/news &
+  curl -H 'Content-Type: text/plain' -d 'hello' localhost:$PORT/pub/news
+  curl localhost:$PORT/_fcgi_app/status
+
+MSG
+else
+	cat <<MSG
 
 fcgi_app is up behind nginx on http://localhost:$PORT (Ctrl-C stops both).
 Try:
@@ -33,6 +45,7 @@ Try:
   curl localhost:$PORT/_fcgi_app/ping
 
 MSG
+fi
 rc=0
 wait -n "$STACK_APP_PID" "$STACK_NGINX_PID" || rc=$?
 if ! kill -0 "$STACK_APP_PID" 2>/dev/null; then
