@@ -507,6 +507,10 @@ int main(int argc, char **argv)
 				fire_status = st;
 			else if (st != fire_status)
 				fire_status = 0;
+			/* Replies the fires so far released get their times now,
+			 * not after the last fire. */
+			if (g + 1 < ngroups)
+				pump(0);
 		}
 	} else if (m_disc) {
 		for (int i = o.extra_n; i < nconns; i++) {
