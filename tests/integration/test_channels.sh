@@ -48,6 +48,16 @@ pub() {
 	get -X POST --data-binary "$data" "$@" "/pub/$ch"
 }
 
+# ---- the app's own options ---------------------------------------------------
+out=$(CHANNELS_MAX_WAITERS=0 "$STACK_APP" --socket "$IT_TMP/none.sock" 2>&1)
+check "CHANNELS_MAX_WAITERS=0 stops it at start: exit 2" 2 "$?"
+check "and says why" "channels: CHANNELS_MAX_WAITERS=0: not a number in 1-10000000" "$out"
+out=$(CHANNELS_MAX_PER_CHANNEL=12x "$STACK_APP" --socket "$IT_TMP/none.sock" 2>&1)
+check "CHANNELS_MAX_PER_CHANNEL=12x: exit 2" 2 "$?"
+check_true "--help lists both variables" eval \
+	"'$STACK_APP' --help | grep -qE '^  CHANNELS_MAX_PER_CHANNEL .*default 10000]' &&
+	 '$STACK_APP' --help | grep -qE '^  CHANNELS_MAX_WAITERS .*default 100000]'"
+
 # ---- small caps, a short pending timeout -----------------------------------
 export CHANNELS_MAX_PER_CHANNEL=3 CHANNELS_MAX_WAITERS=5
 it_start --pending-timeout 2
@@ -124,6 +134,21 @@ check "blue (no Content-Type): 200 'for blue' application/octet-stream" \
 	"200 for blue application/octet-stream" \
 	"$(code b1) $(body b1) $(header b1 Content-Type)"
 
+# A 60,000-byte message to 3 subscribers (this instance's per-channel
+# cap): each reply its own whole copy.
+head -c 60000 /dev/urandom >"$IT_TMP/big"
+for i in 1 2 3; do sub big$i /sub/big; done
+check_true "3 subscribers waiting" waiting 3
+get -X POST --data-binary "@$IT_TMP/big" -H 'Content-Type: application/x-big' /pub/big
+check "pub 60,000 bytes: delivered 3" '{"delivered":3}' "$BODY"
+wait_clients
+good=0
+for i in 1 2 3; do
+	[ "$(code big$i)" = 200 ] && cmp -s "$IT_TMP/big" "$IT_TMP/big$i.body" &&
+		[ "$(header big$i Content-Type)" = application/x-big ] && good=$((good + 1))
+done
+check "all 3 got 200 with the 60,000 bytes and the type" 3 "$good"
+
 # An empty message.
 sub e1 /sub/empty
 check_true "a subscriber pending" waiting 1
@@ -187,7 +212,7 @@ check "pub after the 504: delivered 0" '{"delivered":0}' "$BODY"
 
 # A client that goes away: its waiter leaves the channel.
 aborted0=$(counter aborted_total)
-sub g1 /sub/gone --max-time 0.5
+sub g1 /sub/gone --max-time 1
 check_true "the subscriber is pending" waiting 1
 wait_clients
 check "the client gave up (curl: 000)" 000 "$(code g1)"
@@ -196,7 +221,15 @@ check_true "nothing pending" wait_counter pending 10 0
 check "no waiter left" 0 "$(counter simple_waiting)"
 pub gone late
 check "pub after the abort: delivered 0" '{"delivered":0}' "$BODY"
+
+# A stop answers the subscribers still waiting (503) and frees the channels
+# (a leak would show under ASan or valgrind).
+sub z1 /sub/bye
+sub z2 /sub/bye
+check_true "two subscribers waiting at the stop" waiting 2
 it_stop_app
+wait_clients
+check "subscribers waiting at SIGTERM: 503, 503" "503 503" "$(code z1) $(code z2)"
 stack_stop
 
 # ---- many subscribers over many channels, the shipped defaults -----------
