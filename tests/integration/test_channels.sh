@@ -54,9 +54,19 @@ check "CHANNELS_MAX_WAITERS=0 stops it at start: exit 2" 2 "$?"
 check "and says why" "channels: CHANNELS_MAX_WAITERS=0: not a number in 1-10000000" "$out"
 out=$(CHANNELS_MAX_PER_CHANNEL=12x "$STACK_APP" --socket "$IT_TMP/none.sock" 2>&1)
 check "CHANNELS_MAX_PER_CHANNEL=12x: exit 2" 2 "$?"
+help=$("$STACK_APP" --help)
 check_true "--help lists both variables" eval \
-	"'$STACK_APP' --help | grep -qE '^  CHANNELS_MAX_PER_CHANNEL .*default 10000]' &&
-	 '$STACK_APP' --help | grep -qE '^  CHANNELS_MAX_WAITERS .*default 100000]'"
+	"grep -qE '^  CHANNELS_MAX_PER_CHANNEL .*default 10000]' <<<\"\$help\" &&
+	 grep -qE '^  CHANNELS_MAX_WAITERS .*default 100000]' <<<\"\$help\""
+# README's table of them says what --help says (default and range).
+bad=0
+for env in CHANNELS_MAX_PER_CHANNEL CHANNELS_MAX_WAITERS; do
+	h=$(sed -n "s/^  $env .*\[\([0-9]*\)-\([0-9]*\), default \([0-9]*\)\]$/\3 \1-\2/p" <<<"$help")
+	r=$(grep -E "^\| \`$env\` \|" "$STACK_ROOT/README.md" |
+		awk -F'|' '{ d = $3; g = $4; gsub(/[ ,]/, "", d); gsub(/[ ,]/, "", g); sub(/–/, "-", g); print d, g }')
+	[ -n "$h" ] && [ "$h" = "$r" ] || { echo "     $env: --help '$h', README '$r'"; bad=$((bad + 1)); }
+done
+check "README's CHANNELS_* rows match --help" 0 "$bad"
 
 # ---- small caps, a short pending timeout -----------------------------------
 export CHANNELS_MAX_PER_CHANNEL=3 CHANNELS_MAX_WAITERS=5
