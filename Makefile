@@ -45,6 +45,8 @@ UNITSRC  := $(wildcard tests/unit/test_*.c)
 UNITOBJ  := $(patsubst %.c,$(BUILD)/obj/%.o,$(UNITSRC))
 UNIT     := $(patsubst $(BUILD)/obj/%.o,$(BUILD)/%,$(UNITOBJ))
 APP      := $(BUILD)/fcgi_app
+# The library (mk/lib.mk builds it): every module but the demo's.
+LIB      := $(BUILD)/libfcgi_app.a
 # examples/: the page's snippets as programs on the library.
 EXAMPLES := $(BUILD)/examples/overview
 # The second app on the library: long-poll pub/sub (examples/channels/).
@@ -103,9 +105,8 @@ overview_MODS := deferred deferred_chain deferred_list failure
 .SECONDEXPANSION:
 # channels links the library as an outside app does (libfcgi_app.a, whose
 # only globals are the public API), so it cannot use an internal name.
-# LIB comes from mk/lib.mk, included at the end: hence the second
-# expansion.  An explicit rule, so it wins over $(BUILD)/examples/% below.
-$(CHANNELS): $(CHANNELS_OBJ) $$(LIB)
+# An explicit rule, so it wins over $(BUILD)/examples/% below.
+$(CHANNELS): $(CHANNELS_OBJ) $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 

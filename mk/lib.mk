@@ -44,7 +44,6 @@ AR           ?= ar
 # The API's version: 0.x while it may still change (see above).
 LIB_VERSION  ?= 0.1
 
-LIB          := $(BUILD)/libfcgi_app.a
 LIB_SRC      := $(filter-out $(DEMO_SRC),$(SRC))
 LIB_OBJ      := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRC))
 LIB_PUBLIC   := !deferred__* !fcgi_resp_of !fcgi_resp_encode_view !fcgi_resp_escape \
