@@ -37,6 +37,9 @@ struct fcgi_app {
 	void *start_data;
 	fcgi_stop_fn on_stop;
 	void *stop_data;
+	struct config_extra *options;
+	size_t noptions;
+	const char *name, *description;
 	/* Set by app_bind for the run; borrowed. */
 	const struct config *cfg;
 	struct event_base *base;
@@ -68,6 +71,7 @@ void fcgi_app_free(struct fcgi_app *app)
 	for (size_t i = 0; i < app->nerrors; i++)
 		free(app->errors[i].type);
 	free(app->errors);
+	free(app->options);
 	free(app);
 }
 
@@ -196,6 +200,67 @@ void fcgi_app_on_stop(struct fcgi_app *app, fcgi_stop_fn fn, void *data)
 {
 	app->on_stop = fn;
 	app->stop_data = data;
+}
+
+static bool option_name_ok(const char *name)
+{
+	size_t n = name ? strlen(name) : 0;
+	if (n == 0 || n > 32)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((name[i] >= 'a' && name[i] <= 'z') ||
+		      (name[i] >= '0' && name[i] <= '9') || name[i] == '-'))
+			return false;
+	return true;
+}
+
+int fcgi_app_add_option(struct fcgi_app *app, const char *name,
+                        const char *env, unsigned long def,
+                        unsigned long min, unsigned long max,
+                        const char *help, unsigned long *value)
+{
+	if (!app || !option_name_ok(name) || !value || min > max || def < min ||
+	    def > max) {
+		log_error("msg=\"option refused: a name of [a-z0-9-], a value "
+		          "pointer and min <= default <= max are needed\" "
+		          "name=\"%s\"", option_name_ok(name) ? name : "?");
+		return -EINVAL;
+	}
+	bool taken = config_is_option(name);
+	for (size_t i = 0; i < app->noptions && !taken; i++)
+		taken = strcmp(app->options[i].name, name) == 0;
+	if (taken) {
+		log_error("msg=\"option refused: the name is taken\" name=%s", name);
+		return -EEXIST;
+	}
+	struct config_extra *o =
+	    realloc(app->options, (app->noptions + 1) * sizeof *o);
+	if (!o)
+		return -ENOMEM;
+	app->options = o;
+	o[app->noptions++] = (struct config_extra){
+		.name = name, .env = env, .help = help,
+		.def = def, .min = min, .max = max, .value = value,
+	};
+	*value = def;
+	return 0;
+}
+
+void fcgi_app_describe(struct fcgi_app *app, const char *name,
+                       const char *description)
+{
+	app->name = name;
+	app->description = description;
+}
+
+void app_configure(const struct fcgi_app *app, struct config *cfg,
+                   const char *argv0)
+{
+	cfg->extra = app->options;
+	cfg->nextra = app->noptions;
+	const char *base = argv0 ? strrchr(argv0, '/') : NULL;
+	cfg->prog = app->name ? app->name : base ? base + 1 : argv0;
+	cfg->description = app->description;
 }
 
 int fcgi_app_option(const struct fcgi_app *app, const char *name,

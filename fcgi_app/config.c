@@ -143,6 +143,38 @@ void config_defaults(struct config *c)
 	};
 }
 
+static const char *prog(const struct config *c)
+{
+	return c->prog ? c->prog : "fcgi_app";
+}
+
+/* v as a decimal (or octal) number from min to max; -1 after a message. */
+static int parse_number(const struct config *c, const char *v, bool octal,
+                        unsigned long min, unsigned long max,
+                        const char *origin, unsigned long long *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long long n = strtoull(v, &end, octal ? 8 : 10);
+	if (errno || end == v || *end || *v == '-' || n < min || n > max) {
+		fprintf(stderr, "%s: %s: '%s' is not %s from %lu to %lu\n", prog(c),
+		        origin, v, octal ? "an octal mode" : "a number", min, max);
+		return -1;
+	}
+	*out = n;
+	return 0;
+}
+
+static int set_extra(const struct config *c, const struct config_extra *e,
+                     const char *v, const char *origin)
+{
+	unsigned long long n;
+	if (parse_number(c, v, false, e->min, e->max, origin, &n) < 0)
+		return -1;
+	*e->value = (unsigned long)n;
+	return 0;
+}
+
 static int set_value(struct config *c, const struct option_spec *s,
                      const char *v, const char *origin)
 {
@@ -155,7 +187,7 @@ static int set_value(struct config *c, const struct option_spec *s,
 		/* A flag given on the command line is v == NULL; from the
 		 * environment, 1 or 0. */
 		if (v && strcmp(v, "1") != 0 && strcmp(v, "0") != 0) {
-			fprintf(stderr, "fcgi_app: %s: '%s' is not 0 or 1\n", origin, v);
+			fprintf(stderr, "%s: %s: '%s' is not 0 or 1\n", prog(c), origin, v);
 			return -1;
 		}
 		*(bool *)(void *)base = !v || strcmp(v, "1") == 0;
@@ -164,22 +196,16 @@ static int set_value(struct config *c, const struct option_spec *s,
 	if (s->kind == OPT_LEVEL) {
 		int lvl = log_parse_level(v);
 		if (lvl < 0) {
-			fprintf(stderr, "fcgi_app: %s: unknown log level '%s'\n",
+			fprintf(stderr, "%s: %s: unknown log level '%s'\n", prog(c),
 			        origin, v);
 			return -1;
 		}
 		*(int *)(void *)base = lvl;
 		return 0;
 	}
-	char *end;
-	errno = 0;
-	unsigned long long n = strtoull(v, &end, s->kind == OPT_MODE ? 8 : 10);
-	if (errno || end == v || *end || *v == '-' || n < s->min || n > s->max) {
-		fprintf(stderr, "fcgi_app: %s: '%s' is not %s from %lu to %lu\n",
-		        origin, v, s->kind == OPT_MODE ? "an octal mode" : "a number",
-		        s->min, s->max);
+	unsigned long long n;
+	if (parse_number(c, v, s->kind == OPT_MODE, s->min, s->max, origin, &n) < 0)
 		return -1;
-	}
 	switch (s->kind) {
 	case OPT_UINT:
 	case OPT_MODE:
@@ -197,14 +223,26 @@ static int set_value(struct config *c, const struct option_spec *s,
 	return 0;
 }
 
-static void usage(FILE *out)
+static void usage(const struct config *c, FILE *out)
 {
 	fprintf(out,
-	        "usage: fcgi_app [options]\n"
-	        "A non-blocking FastCGI backend for nginx (Klein's Non-Blocking "
-	        "Recipes in C).\nRuns in the foreground and logs to stderr or "
-	        "--log-file.\nSIGTERM, SIGINT or SIGQUIT drains and exits; SIGHUP or "
-	        "SIGUSR1 reopens the log\nfile; SIGUSR2 is ignored.\n\n");
+	        "usage: %s [options]\n%s\nRuns in the foreground and logs to "
+	        "stderr or --log-file.\nSIGTERM, SIGINT or SIGQUIT drains and "
+	        "exits; SIGHUP or SIGUSR1 reopens the log\nfile; SIGUSR2 is "
+	        "ignored.\n\n", prog(c),
+	        c->description ? c->description
+	                       : "A non-blocking FastCGI backend for nginx "
+	                         "(Klein's Non-Blocking Recipes in C).");
+	if (c->nextra) {
+		fprintf(out, "Options of %s:\n", prog(c));
+		for (size_t i = 0; i < c->nextra; i++) {
+			const struct config_extra *e = &c->extra[i];
+			fprintf(out, "  --%-18s %-26s %s [%lu-%lu, default %lu]\n",
+			        e->name, e->env ? e->env : "", e->help ? e->help : "",
+			        e->min, e->max, e->def);
+		}
+		fprintf(out, "\nOptions of the server:\n");
+	}
 	for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++) {
 		const struct option_spec *s = &specs[i];
 		fprintf(out, "  --%-18s %-26s %s", s->name, s->env ? s->env : "",
@@ -220,6 +258,14 @@ static void usage(FILE *out)
 enum { NSPEC = sizeof specs / sizeof specs[0] };
 _Static_assert(NSPEC <= 64, "config.given has one bit per option");
 
+bool config_is_option(const char *name)
+{
+	for (size_t i = 0; i < NSPEC; i++)
+		if (strcmp(specs[i].name, name) == 0)
+			return true;
+	return strcmp(name, "help") == 0 || strcmp(name, "version") == 0;
+}
+
 bool config_given(const struct config *c, const char *name)
 {
 	for (size_t i = 0; i < NSPEC; i++)
@@ -228,8 +274,16 @@ bool config_given(const struct config *c, const char *name)
 	return false;
 }
 
+static int parse_argv(struct config *c, int argc, char **argv,
+                      struct option *longopts);
+
 int config_value(const struct config *c, const char *name, unsigned long *out)
 {
+	for (size_t i = 0; i < c->nextra; i++)
+		if (strcmp(c->extra[i].name, name) == 0) {
+			*out = *c->extra[i].value;
+			return 0;
+		}
 	for (size_t i = 0; i < NSPEC; i++) {
 		if (strcmp(specs[i].name, name) != 0)
 			continue;
@@ -265,7 +319,30 @@ int config_load(struct config *c, int argc, char **argv)
 			c->given |= 1ull << i;
 	}
 
-	struct option longopts[NSPEC + 3];
+	for (size_t i = 0; i < c->nextra; i++) {
+		const struct config_extra *e = &c->extra[i];
+		const char *v = e->env ? getenv(e->env) : NULL;
+		*e->value = e->def;
+		if (v && set_extra(c, e, v, e->env) < 0)
+			return -1;
+	}
+
+	/* The server's options, help and version, then the app's: getopt's
+	 * value is the index in this table. */
+	size_t nlong = NSPEC + 2 + c->nextra;
+	struct option *longopts = calloc(nlong + 1, sizeof *longopts);
+	if (!longopts) {
+		fprintf(stderr, "%s: out of memory\n", prog(c));
+		return -1;
+	}
+	int rc = parse_argv(c, argc, argv, longopts);
+	free(longopts);
+	return rc;
+}
+
+static int parse_argv(struct config *c, int argc, char **argv,
+                      struct option *longopts)
+{
 	for (size_t i = 0; i < NSPEC; i++)
 		longopts[i] = (struct option){
 		    specs[i].name,
@@ -273,21 +350,31 @@ int config_load(struct config *c, int argc, char **argv)
 		    NULL, (int)i};
 	longopts[NSPEC] = (struct option){"help", no_argument, NULL, 'h'};
 	longopts[NSPEC + 1] = (struct option){"version", no_argument, NULL, 'V'};
-	longopts[NSPEC + 2] = (struct option){NULL, 0, NULL, 0};
+	for (size_t i = 0; i < c->nextra; i++)
+		longopts[NSPEC + 2 + i] = (struct option){
+		    c->extra[i].name, required_argument, NULL, (int)(NSPEC + 2 + i)};
 
 	optind = 1;
 	int ch;
 	while ((ch = getopt_long(argc, argv, "hV", longopts, NULL)) != -1) {
 		if (ch == 'h') {
-			usage(stdout);
+			usage(c, stdout);
 			return 1;
 		}
 		if (ch == 'V') {
-			printf("fcgi_app %s\n", FCGI_APP_VERSION);
+			printf("%s %s\n", prog(c), FCGI_APP_VERSION);
 			return 1;
 		}
+		if (ch >= (int)(NSPEC + 2) && (size_t)ch < NSPEC + 2 + c->nextra) {
+			const struct config_extra *e = &c->extra[ch - (int)(NSPEC + 2)];
+			char origin[80];
+			snprintf(origin, sizeof origin, "--%s", e->name);
+			if (set_extra(c, e, optarg ? optarg : "", origin) < 0)
+				return -1;
+			continue;
+		}
 		if (ch < 0 || (size_t)ch >= NSPEC) {
-			usage(stderr);
+			usage(c, stderr);
 			return -1;
 		}
 		char origin[64];
@@ -299,22 +386,22 @@ int config_load(struct config *c, int argc, char **argv)
 		c->given |= 1ull << ch;
 	}
 	if (optind < argc) {
-		fprintf(stderr, "fcgi_app: unexpected argument '%s'\n", argv[optind]);
+		fprintf(stderr, "%s: unexpected argument '%s'\n", prog(c), argv[optind]);
 		return -1;
 	}
 	if (!c->listen_addr && (c->socket_mode & 0002) && !c->socket_mode_force) {
 		fprintf(stderr,
-		        "fcgi_app: --socket-mode %04o lets every local user write to "
+		        "%s: --socket-mode %04o lets every local user write to "
 		        "the socket, so any local process could talk FastCGI to the "
 		        "app; give the socket a group only nginx's user is in "
 		        "(--socket-group, mode 0660), or pass --socket-mode-force "
 		        "(FCGI_APP_SOCKET_MODE_FORCE=1) to allow it\n",
-		        c->socket_mode);
+		        prog(c), c->socket_mode);
 		return -1;
 	}
 	if (!c->socket_path && !c->listen_addr) {
-		fprintf(stderr, "fcgi_app: the socket path is empty; give --socket "
-		                "PATH or --listen HOST:PORT\n");
+		fprintf(stderr, "%s: the socket path is empty; give --socket "
+		                "PATH or --listen HOST:PORT\n", prog(c));
 		return -1;
 	}
 	return 0;

@@ -242,6 +242,7 @@ static int run(struct fcgi_app *fa, int argc, char **argv)
 {
 	struct config cfg;
 	config_defaults(&cfg);
+	app_configure(fa, &cfg, argc > 0 ? argv[0] : NULL);
 	int rc = config_load(&cfg, argc, argv);
 	if (rc != 0)
 		return rc > 0 ? 0 : 2;

@@ -56,6 +56,11 @@ const struct app_route *app_route(const struct fcgi_app *app, unsigned route);
 /* "GET, HEAD, POST" for an allow mask, into buf. */
 void app_allow_header(unsigned allow, char *buf, size_t cap);
 
+/* Puts the app's own options, name and description into cfg (borrowed
+ * from the app) for config_load; `argv0` names the program by default. */
+void app_configure(const struct fcgi_app *app, struct config *cfg,
+                   const char *argv0);
+
 /* Binds the app to the run's loop, pool, fanout and config (borrowed). */
 void app_bind(struct fcgi_app *app, const struct config *cfg,
               struct event_base *base, struct pool *pool, struct fanout *fan);

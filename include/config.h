@@ -15,6 +15,14 @@
 #define FCGI_APP_VERSION "0.1.0"
 #endif
 
+/* An option an app adds (fcgi_app_add_option): a number, like the
+ * server's own, written to *value. */
+struct config_extra {
+	const char *name, *env, *help; /* borrowed from the app */
+	unsigned long def, min, max;
+	unsigned long *value;
+};
+
 struct config {
 	const char *socket_path;   /* unix socket to create */
 	const char *listen_addr;   /* HOST:PORT: TCP instead (NULL: unix) */
@@ -57,6 +65,12 @@ struct config {
 	bool health;               /* --health: probe a running app, exit */
 	uint64_t given;            /* bit i: option i was set by a flag or
 	                              the environment (config_given) */
+	/* The app's own options, its name and its --help line (all borrowed;
+	 * NULL/0: none, the program's name, the demo's line). */
+	const struct config_extra *extra;
+	size_t nextra;
+	const char *prog;
+	const char *description;
 };
 
 void config_defaults(struct config *c);
@@ -65,6 +79,9 @@ void config_defaults(struct config *c);
  * printed --help or --version (exit 0), -1 after printing an error to
  * stderr (exit 2). */
 int config_load(struct config *c, int argc, char **argv);
+
+/* Whether `name` is one of the server's own options (or help, version). */
+bool config_is_option(const char *name);
 
 /* Whether the option `name` ("max-pending") was set by a flag or the
  * environment rather than left at its default. */

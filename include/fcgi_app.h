@@ -149,6 +149,23 @@ typedef void (*fcgi_stop_fn)(struct fcgi_app *app, void *data);
 void fcgi_app_on_start(struct fcgi_app *app, fcgi_start_fn fn, void *data);
 void fcgi_app_on_stop(struct fcgi_app *app, fcgi_stop_fn fn, void *data);
 
+/* An option of the app's own, read the way the server's are: the flag
+ * --name and the environment variable `env` (NULL: none; the flag wins),
+ * a decimal number from min to max, `def` when not given; --help lists it
+ * with `help`, out of range is exit status 2 with a message.  Its value is
+ * in *value (and fcgi_app_option) from the start hook on.  Names are
+ * [a-z0-9-], 1-32 bytes, not one of the server's.  Before fcgi_app_run;
+ * `name`, `env`, `help` and `value` are borrowed until it returns.  0,
+ * -EINVAL, -EEXIST or -ENOMEM. */
+int fcgi_app_add_option(struct fcgi_app *app, const char *name,
+                        const char *env, unsigned long def,
+                        unsigned long min, unsigned long max,
+                        const char *help, unsigned long *value);
+/* The program name --help, --version and errors show (default: the
+ * basename of argv[0]) and --help's one-line description.  Borrowed. */
+void fcgi_app_describe(struct fcgi_app *app, const char *name,
+                       const char *description);
+
 /* Reads the flags and FCGI_APP_* variables (--help lists them), listens,
  * serves until SIGTERM, SIGINT or SIGQUIT (then drains: see README), and
  * frees `app`.  SIGHUP and SIGUSR1 reopen --log-file.  Returns the
@@ -157,7 +174,8 @@ void fcgi_app_on_stop(struct fcgi_app *app, fcgi_stop_fn fn, void *data);
 int fcgi_app_run(struct fcgi_app *app, int argc, char **argv);
 
 /* The value of a numeric option by its flag name ("max-sleep",
- * "pending-timeout", ...), as configured.  Valid from the start hook on.
+ * "pending-timeout", ..., or one of fcgi_app_add_option's), as
+ * configured.  Valid from the start hook on.
  * 0, or -ENOENT for an unknown or non-numeric option. */
 int fcgi_app_option(const struct fcgi_app *app, const char *name,
                     unsigned long *value);

@@ -29,8 +29,8 @@
 
 /* The app's options (main.c reads them from the environment). */
 struct channels {
-	unsigned long max_per_channel; /* CHANNELS_MAX_PER_CHANNEL */
-	unsigned long max_waiters;     /* CHANNELS_MAX_WAITERS */
+	unsigned long max_per_channel; /* --max-per-channel */
+	unsigned long max_waiters;     /* --max-waiters */
 };
 
 /* A published message: what every waiter on the channel gets.  Fired as

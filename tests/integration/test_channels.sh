@@ -48,30 +48,34 @@ pub() {
 	get -X POST --data-binary "$data" "$@" "/pub/$ch"
 }
 
-# ---- the app's own options ---------------------------------------------------
+# ---- the app's own options (fcgi_app_add_option) -----------------------------
 out=$(CHANNELS_MAX_WAITERS=0 "$STACK_APP" --socket "$IT_TMP/none.sock" 2>&1)
 check "CHANNELS_MAX_WAITERS=0 stops it at start: exit 2" 2 "$?"
-check "and says why" "channels: CHANNELS_MAX_WAITERS=0: not a number in 1-10000000" "$out"
+check "and says why" "channels: CHANNELS_MAX_WAITERS: '0' is not a number from 1 to 10000000" "$out"
 out=$(CHANNELS_MAX_PER_CHANNEL=12x "$STACK_APP" --socket "$IT_TMP/none.sock" 2>&1)
 check "CHANNELS_MAX_PER_CHANNEL=12x: exit 2" 2 "$?"
+out=$("$STACK_APP" --max-per-channel 10000001 --socket "$IT_TMP/none.sock" 2>&1)
+check "--max-per-channel 10000001: exit 2" 2 "$?"
+check "and says why" "channels: --max-per-channel: '10000001' is not a number from 1 to 10000000" "$out"
 help=$("$STACK_APP" --help)
-check_true "--help lists both variables" eval \
-	"grep -qE '^  CHANNELS_MAX_PER_CHANNEL .*default 10000]' <<<\"\$help\" &&
-	 grep -qE '^  CHANNELS_MAX_WAITERS .*default 100000]' <<<\"\$help\""
+check_true "--help lists both options with their variables" eval \
+	"grep -qE '^  --max-per-channel +CHANNELS_MAX_PER_CHANNEL .*default 10000]' <<<\"\$help\" &&
+	 grep -qE '^  --max-waiters +CHANNELS_MAX_WAITERS .*default 100000]' <<<\"\$help\""
+check_true "--help names the program" grep -q '^usage: channels ' <<<"$help"
 # README's table of them says what --help says (default and range).
 bad=0
-for env in CHANNELS_MAX_PER_CHANNEL CHANNELS_MAX_WAITERS; do
-	h=$(sed -n "s/^  $env .*\[\([0-9]*\)-\([0-9]*\), default \([0-9]*\)\]$/\3 \1-\2/p" <<<"$help")
-	r=$(grep -E "^\| \`$env\` \|" "$STACK_ROOT/README.md" |
-		awk -F'|' '{ d = $3; g = $4; gsub(/[ ,]/, "", d); gsub(/[ ,]/, "", g); sub(/–/, "-", g); print d, g }')
-	[ -n "$h" ] && [ "$h" = "$r" ] || { echo "     $env: --help '$h', README '$r'"; bad=$((bad + 1)); }
+for opt in max-per-channel max-waiters; do
+	h=$(sed -n "s/^  --$opt .*\[\([0-9]*\)-\([0-9]*\), default \([0-9]*\)\]$/\3 \1-\2/p" <<<"$help")
+	r=$(grep -E "^\| \`--$opt\` \|" "$STACK_ROOT/README.md" |
+		awk -F'|' '{ d = $4; g = $5; gsub(/[ ,]/, "", d); gsub(/[ ,]/, "", g); sub(/–/, "-", g); print d, g }')
+	[ -n "$h" ] && [ "$h" = "$r" ] || { echo "     --$opt: --help '$h', README '$r'"; bad=$((bad + 1)); }
 done
-check "README's CHANNELS_* rows match --help" 0 "$bad"
+check "README's channels option rows match --help" 0 "$bad"
 
 # ---- small caps, a short pending timeout -----------------------------------
-export CHANNELS_MAX_PER_CHANNEL=3 CHANNELS_MAX_WAITERS=5
-it_start --pending-timeout 2
-unset CHANNELS_MAX_PER_CHANNEL CHANNELS_MAX_WAITERS
+export CHANNELS_MAX_WAITERS=5
+it_start --pending-timeout 2 --max-per-channel 3
+unset CHANNELS_MAX_WAITERS
 
 # Methods: the framework's 405, with the route's methods in Allow.
 req m1 /pub/news
