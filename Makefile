@@ -84,7 +84,8 @@ test_deferred_MODS := deferred deferred_chain deferred_list failure
 test_deferred_list_MODS := deferred deferred_chain deferred_list failure
 test_deferred_timeout_MODS := deferred_timeout deferred deferred_chain deferred_list failure
 test_pool_MODS     := pool loopq deferred deferred_chain deferred_list failure
-test_router_MODS   := app pattern log config fanout pool loopq deferred deferred_chain deferred_list failure clock
+test_app_MODS      := app pattern log config fanout pool loopq deferred deferred_chain \
+                      deferred_list failure clock fcgi_req fcgi_resp fcgi_in request response
 test_response_MODS := response
 test_log_MODS      := log
 test_pattern_MODS  := pattern

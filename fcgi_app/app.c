@@ -16,6 +16,8 @@
 
 #define MAX_MOUNTS 4
 #define KNOWN_FLAGS (FCGI_ROUTE_ANY_THREAD | FCGI_ROUTE_KEEP_INPUT)
+#define KNOWN_METHODS (FCGI_GET | FCGI_HEAD | FCGI_POST | FCGI_PUT | \
+                       FCGI_DELETE | FCGI_PATCH | FCGI_OPTIONS)
 
 struct error_handler {
 	char *type; /* NULL: any */
@@ -109,8 +111,12 @@ static void make_label(const char *src, char *out, size_t cap)
 int fcgi_app_route(struct fcgi_app *app, unsigned methods, const char *pattern,
                    fcgi_handler_fn handler, void *data, unsigned flags)
 {
-	if (!app || !pattern || !handler || !methods || (flags & ~KNOWN_FLAGS)) {
-		log_error("msg=\"route refused: a method, a handler and known "
+	/* A bit no method maps to (app_method_bit) would never match, yet
+	 * would show in a 405's Allow as nothing. */
+	if (!app || !pattern || !handler || !methods ||
+	    (methods != FCGI_ANY && (methods & ~KNOWN_METHODS)) ||
+	    (flags & ~KNOWN_FLAGS)) {
+		log_error("msg=\"route refused: known methods, a handler and known "
 		          "flags are needed\" pattern=\"%s\"", pattern ? pattern : "");
 		return -EINVAL;
 	}
@@ -355,8 +361,10 @@ void app_allow_header(unsigned allow, char *buf, size_t cap)
 		if (allow & (1u << i)) {
 			int k = snprintf(buf + n, cap - n, "%s%s", n ? ", " : "",
 			                 names[i]);
-			if (k < 0 || (size_t)k >= cap - n)
+			if (k < 0 || (size_t)k >= cap - n) {
+				buf[n] = '\0'; /* whole names only */
 				break;
+			}
 			n += (size_t)k;
 		}
 }

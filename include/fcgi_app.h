@@ -115,8 +115,8 @@ void fcgi_app_free(struct fcgi_app *app);
  * Routes are tried in registration order.  The same pattern may be
  * registered again for other methods; a path whose routes all take other
  * methods gets 405 with an Allow header, one no route matches 404.
- * -EINVAL (malformed pattern, empty method mask, unknown flag; the log
- * says what and where), -EEXIST (same pattern and a shared method), or
+ * -EINVAL (malformed pattern, empty method mask or a bit not defined
+ * above, unknown flag; the log says what and where), -EEXIST (same pattern and a shared method), or
  * -ENOMEM. */
 int fcgi_app_route(struct fcgi_app *app, unsigned methods, const char *pattern,
                    fcgi_handler_fn handler, void *data, unsigned flags);
