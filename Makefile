@@ -93,9 +93,14 @@ test_fanout_MODS   := fanout deferred deferred_chain deferred_list failure clock
 test_loopq_MODS    := loopq
 test_listener_MODS := listener
 test_fcgi_in_MODS  := fcgi_in clock log
-test_routes_MODS   := routes fanout pool loopq deferred deferred_chain deferred_list failure clock router pattern log
+# The demo's handlers (not its main) on the library's modules.
+test_demo_MODS     := demo/simple demo/error demo/coro demo/sleep demo/tags \
+                      $(test_app_MODS)
+test_fcgi_req_MODS := fcgi_req fcgi_in request app pattern config fanout pool \
+                      loopq deferred deferred_chain deferred_list failure clock log
+test_fcgi_resp_MODS := fcgi_resp response deferred deferred_chain deferred_list failure
 test_config_fds_MODS := config log
-test_metrics_MODS  := metrics router pattern log
+test_metrics_MODS  := metrics
 test_request_MODS  := request clock
 test_peer_MODS     := peer log
 test_shed_MODS     := shed peer response clock log
