@@ -21,11 +21,13 @@ FUZZ_BINS    := $(addprefix $(FUZZ_BUILD)/fuzz_,$(FUZZ_TARGETS))
 
 fuzz_check_MODS  := fcgi_in clock log
 fuzz_params_MODS := fcgi_in clock log
-fuzz_input_MODS  := fcgi_in clock log router pattern
+fuzz_input_MODS  := fcgi_in clock log app pattern config fanout pool loopq \
+                    deferred failure request fcgi_req
+fuzz_input_LIBS  := -levent_core -levent_pthreads
 
 $(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $$(addprefix fcgi_app/,$$(addsuffix .c,$$(fuzz_$$*_MODS))) $(wildcard include/*.h)
 	@mkdir -p $(@D)
-	$(FUZZ_CC) -Iinclude -D_GNU_SOURCE $(WARN) $(FUZZ_FLAGS) -o $@ $(filter %.c,$^) -pthread
+	$(FUZZ_CC) -Iinclude -D_GNU_SOURCE $(WARN) $(FUZZ_FLAGS) -o $@ $(filter %.c,$^) $(fuzz_$*_LIBS) -pthread
 
 fuzz: deps-test $(FUZZ_BINS)
 	@for t in $(FUZZ_TARGETS); do \

@@ -11,6 +11,26 @@
 
 #include "metrics.h"
 
+/* The routes as the server names them for the demo: route 0 is where a
+ * route past the table counts, the last the operator pages.  In the
+ * order of the router enum these tests were written against. */
+enum {
+	ROUTE_NOT_FOUND, ROUTE_SIMPLE, ROUTE_SIMPLE_FIRE, ROUTE_ERROR,
+	ROUTE_CORO, ROUTE_SLEEP, ROUTE_SLEEP_TOO_LONG, ROUTE_OPERATOR,
+	NROUTES
+};
+static const char *const labels[NROUTES] = {
+	"not_found", "simple", "simple_fire", "error", "coro", "sleep",
+	"sleep_too_long", "_fcgi_app",
+};
+
+static struct metrics *new_metrics(void)
+{
+	struct metrics *m = metrics_new(labels, NROUTES);
+	assert_non_null(m);
+	return m;
+}
+
 static const struct metrics_gauges known_gauges = {
 	.pending = 3, .simple_waiting = 2, .pool_busy = 1, .pool_idle = 9,
 	.pool_queued = 4, .idle_connections = 5, .timed_out_total = 6,
@@ -51,13 +71,12 @@ static char *line_of(const char *text, const char *prefix, char *out,
 static void test_exact_text(void **state)
 {
 	(void)state;
-	struct metrics *m = metrics_new();
-	assert_non_null(m);
-	metrics_record(m, ROUTER_CORO, 200, 1000);      /* le 0.001 */
-	metrics_record(m, ROUTER_CORO, 200, 1500);      /* le 0.0025 */
-	metrics_record(m, ROUTER_NOT_FOUND, 404, 70000000); /* +Inf */
-	metrics_record(m, METRICS_ROUTE_OPERATOR, 200, 250);
-	metrics_record(m, ROUTER_SIMPLE, 299, 60000000); /* other; le 60 */
+	struct metrics *m = new_metrics();
+	metrics_record(m, ROUTE_CORO, 200, 1000);      /* le 0.001 */
+	metrics_record(m, ROUTE_CORO, 200, 1500);      /* le 0.0025 */
+	metrics_record(m, ROUTE_NOT_FOUND, 404, 70000000); /* +Inf */
+	metrics_record(m, ROUTE_OPERATOR, 200, 250);
+	metrics_record(m, ROUTE_SIMPLE, 299, 60000000); /* other; le 60 */
 	metrics_reject(m, METRICS_REJECT_MAX_PENDING);
 	metrics_reject(m, METRICS_REJECT_MAX_PENDING);
 	metrics_reject(m, METRICS_REJECT_SHUTDOWN);
@@ -200,7 +219,7 @@ static void test_exact_text(void **state)
 static void test_empty(void **state)
 {
 	(void)state;
-	struct metrics *m = metrics_new();
+	struct metrics *m = new_metrics();
 	char *text = render(m, &known_gauges);
 	char line[256];
 	assert_null(line_of(text, "fcgi_app_requests_total{", line, sizeof line));
@@ -223,9 +242,9 @@ static void test_bucket_edges(void **state)
 		"0.25", "0.5", "1", "2.5", "5", "10", "30", "60",
 	};
 	for (unsigned i = 0; i < METRICS_BUCKETS; i++) {
-		struct metrics *m = metrics_new();
-		metrics_record(m, ROUTER_ERROR, 400, metrics_bucket_us[i]);
-		metrics_record(m, ROUTER_ERROR, 400, metrics_bucket_us[i] + 1);
+		struct metrics *m = new_metrics();
+		metrics_record(m, ROUTE_ERROR, 400, metrics_bucket_us[i]);
+		metrics_record(m, ROUTE_ERROR, 400, metrics_bucket_us[i] + 1);
 		char *text = render(m, &known_gauges);
 		char prefix[128], line[256], want[256];
 		for (unsigned j = 0; j < METRICS_BUCKETS; j++) {
@@ -246,8 +265,8 @@ static void test_bucket_edges(void **state)
 		metrics_free(m);
 	}
 	/* 0 is in the first bucket. */
-	struct metrics *m = metrics_new();
-	metrics_record(m, ROUTER_ERROR, 400, 0);
+	struct metrics *m = new_metrics();
+	metrics_record(m, ROUTE_ERROR, 400, 0);
 	char *text = render(m, &known_gauges);
 	assert_non_null(strstr(text, "{route=\"error\",le=\"0.001\"} 1\n"));
 	assert_non_null(strstr(text, "_sum{route=\"error\"} 0.000000\n"));
@@ -258,7 +277,7 @@ static void test_bucket_edges(void **state)
 static void test_label_escaping(void **state)
 {
 	(void)state;
-	struct metrics *m = metrics_new();
+	struct metrics *m = new_metrics();
 	struct metrics_gauges g = known_gauges;
 	g.version = "1.0 \"rc\\1\"\nx";
 	char *text = render(m, &g);
@@ -275,24 +294,49 @@ static void test_label_escaping(void **state)
 static void test_out_of_range(void **state)
 {
 	(void)state;
-	struct metrics *m = metrics_new();
+	struct metrics *m = new_metrics();
 	metrics_record(m, 200, 200, 5);
-	metrics_record(m, ROUTER_CORO, -1, 5);
+	metrics_record(m, ROUTE_CORO, -1, 5);
 	metrics_reject(m, METRICS_REJECT_COUNT);
 	char *text = render(m, &known_gauges);
 	assert_non_null(strstr(text, "\nfcgi_app_requests_total{route=\"not_found\",status=\"200\"} 1\n"));
 	assert_non_null(strstr(text, "\nfcgi_app_requests_total{route=\"coro\",status=\"other\"} 1\n"));
-	assert_string_equal(metrics_route_name(METRICS_ROUTES), "not_found");
+	assert_string_equal(metrics_route_name(m, NROUTES), "not_found");
+	assert_string_equal(metrics_route_name(m, 200), "not_found");
+	assert_string_equal(metrics_route_name(m, ROUTE_CORO), "coro");
+	assert_string_equal(metrics_route_name(m, ROUTE_OPERATOR), "_fcgi_app");
 	free(text);
 	metrics_free(m);
+}
+
+/* The table is as long as the labels given: none is no table; one route
+ * takes every record. */
+static void test_table_size(void **state)
+{
+	(void)state;
+	assert_null(metrics_new(labels, 0));
+	static const char *const one[] = {"only"};
+	struct metrics *m = metrics_new(one, 1);
+	assert_non_null(m);
+	metrics_record(m, 0, 200, 5);
+	metrics_record(m, 1, 200, 5);
+	metrics_record(m, 7, 404, 5);
+	char *text = render(m, &known_gauges);
+	assert_non_null(strstr(text, "\nfcgi_app_requests_total{route=\"only\",status=\"200\"} 2\n"
+	                             "fcgi_app_requests_total{route=\"only\",status=\"404\"} 1\n"
+	                             "# HELP fcgi_app_request_duration_seconds "));
+	assert_string_equal(metrics_route_name(m, 5), "only");
+	free(text);
+	metrics_free(m);
+	metrics_free(NULL);
 }
 
 /* A small buffer gets a NUL-terminated prefix and the full length. */
 static void test_truncation(void **state)
 {
 	(void)state;
-	struct metrics *m = metrics_new();
-	metrics_record(m, ROUTER_CORO, 200, 10);
+	struct metrics *m = new_metrics();
+	metrics_record(m, ROUTE_CORO, 200, 10);
 	char *full = render(m, &known_gauges);
 	char small[100];
 	size_t n = metrics_render(m, &known_gauges, small, sizeof small);
@@ -310,7 +354,7 @@ static void *recorder(void *arg)
 {
 	struct metrics *m = arg;
 	for (unsigned i = 0; i < PER_THREAD; i++) {
-		metrics_record(m, ROUTER_CORO, 200, 3000);
+		metrics_record(m, ROUTE_CORO, 200, 3000);
 		if (i % 100 == 0)
 			metrics_reject(m, METRICS_REJECT_QUEUE_FULL);
 	}
@@ -320,7 +364,7 @@ static void *recorder(void *arg)
 static void test_threads(void **state)
 {
 	(void)state;
-	struct metrics *m = metrics_new();
+	struct metrics *m = new_metrics();
 	pthread_t t[THREADS];
 	for (int i = 0; i < THREADS; i++)
 		assert_int_equal(pthread_create(&t[i], NULL, recorder, m), 0);
@@ -359,6 +403,7 @@ int main(void)
 		cmocka_unit_test(test_bucket_edges),
 		cmocka_unit_test(test_label_escaping),
 		cmocka_unit_test(test_out_of_range),
+		cmocka_unit_test(test_table_size),
 		cmocka_unit_test(test_truncation),
 		cmocka_unit_test(test_threads),
 	};
