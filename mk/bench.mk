@@ -38,7 +38,7 @@ $(BENCH_DIR)/%: bench/%.c bench/httpresp.h
 	$(CC) -D_GNU_SOURCE $(WARN) $(BENCH_CFLAGS) -o $@ $<
 
 # Links the app's own objects: it times the code the app runs.
-$(BENCH_DIR)/metrics_cost: bench/metrics_cost.c $(addprefix $(BUILD)/obj/fcgi_app/,metrics.o clock.o router.o pattern.o log.o)
+$(BENCH_DIR)/metrics_cost: bench/metrics_cost.c $(addprefix $(BUILD)/obj/fcgi_app/,metrics.o clock.o)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(WARN) $(BENCH_CFLAGS) -o $@ $^ -pthread
 
