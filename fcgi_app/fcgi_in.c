@@ -503,8 +503,12 @@ int fcgi_in_read(struct fcgi_in_reader *rd, int fd, const struct fcgi_in_opts *o
 			 * acceptor copy, as the watchdog bounds the time. */
 			size_t had = res->body_len;
 			res->body_len += h.length;
-			if (res->body_len > o->max_body)
+			if (res->body_len > o->max_body) {
+				/* The bytes kept so far are not the body: a
+				 * body_len past them must not be read there. */
 				res->too_big = true;
+				res->body = NULL;
+			}
 			if (res->body_len > budget)
 				return 0; /* cut off; the caller closes */
 			if (!res->too_big) {

@@ -339,6 +339,24 @@ static void reader_bounds_the_body(void **state)
 	assert_int_equal(fcgi_in_read(p.rd, p.app, &opts, &r), 0);
 	assert_true(r.too_big);
 	assert_true(r.at_end);
+	assert_null(r.body);
+	assert_int_equal(r.body_len, 600);
+	pair_close(&p);
+	/* A first record within the cap, a second past it: no body either
+	 * (not the first record's bytes with the whole count). */
+	pair_open(&p);
+	n = rec(msg, FCGI_BEGIN_REQUEST, 1, begin_keep, 8, 0);
+	n += rec(msg + n, FCGI_PARAMS, 1, "\x0c\x05" "DOCUMENT_URI/coro", 19, 5);
+	n += rec(msg + n, FCGI_PARAMS, 1, NULL, 0, 0);
+	n += rec(msg + n, FCGI_STDIN, 1, body, 60, 4);
+	n += rec(msg + n, FCGI_STDIN, 1, body, 60, 4);
+	n += rec(msg + n, FCGI_STDIN, 1, NULL, 0, 0);
+	send_all(p.peer, msg, n);
+	assert_int_equal(fcgi_in_read(p.rd, p.app, &opts, &r), 0);
+	assert_true(r.too_big);
+	assert_true(r.at_end);
+	assert_null(r.body);
+	assert_int_equal(r.body_len, 120);
 	pair_close(&p);
 	/* Past max_body + max_discard (1100): cut off, not at its end. */
 	pair_open(&p);
