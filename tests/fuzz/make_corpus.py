@@ -62,6 +62,15 @@ INPUT = {
     "nginx_status_page": request(uri=b"/_fcgi_app/status",
                                  extra=[(b"FCGI_APP_STATUS", b"1")]),
     "nginx_two_kept": request() + request(uri=b"/error"),
+    "nginx_get_sleep_overflow": request(uri=b"/sleep/18446744073709551616",
+                                        query=b"x"),
+    # A body with no CONTENT_LENGTH that passes the fuzz targets' 100-byte
+    # cap (and the reader's first 4 KiB buffer) only in its second STDIN
+    # record.
+    "body_past_cap_late": (rec(1, 1, struct.pack(">HB5x", 1, 1))
+                           + rec(4, 1, params_of(method=b"POST"))
+                           + rec(4, 1, b"") + rec(5, 1, b"x" * 60)
+                           + rec(5, 1, b"y" * 5000) + rec(5, 1, b"")),
     # libfcgi's crashers and the classes the app refuses.
     "cve_remnant": (BEGIN + rec(9, 0, b"\xff\xff\xff\xfe" * 2, pad=0)
                     + rec(4, 1, b"")),
