@@ -63,16 +63,17 @@ static unsigned route_of(struct fcgi_app *app, const char *path)
 	return app_match(app, FCGI_GET, path, strlen(path)).route;
 }
 
-/* The <int:n> capture of `path` through the request accessors, as a
- * handler reads it: its return code and *n. */
-static int sleep_n(struct fcgi_app *app, const char *path, uint64_t *n)
+/* `path` goes to /sleep, and its <int:n> capture read through the request
+ * accessors, as a handler reads it, gives `rc` and `n`. */
+static void expect_sleep(struct fcgi_app *app, const char *path, int rc,
+                         uint64_t n)
 {
 	struct request *r = req_new(app, "GET", path, NULL);
 	assert_int_equal(r->route, SLEEP);
-	*n = 12345;
-	int rc = fcgi_req_capture_int(&r->in, "n", n);
+	uint64_t got = 12345;
+	assert_int_equal(fcgi_req_capture_int(&r->in, "n", &got), rc);
+	assert_true(got == n);
 	request_free(r);
-	return rc;
 }
 
 static void matches_each_demo_route_exactly(void **state)
@@ -95,9 +96,7 @@ static void serves_the_same_routes_under_async(void **state)
 	assert_int_equal(route_of(app, "/async/error"), ERROR);
 	assert_int_equal(route_of(app, "/async/coro"), CORO);
 	assert_int_equal(app_match(app, FCGI_GET, "/async/coro", 11).skip, 6);
-	uint64_t n;
-	assert_int_equal(sleep_n(app, "/async/sleep/7", &n), 0);
-	assert_int_equal(n, 7);
+	expect_sleep(app, "/async/sleep/7", 0, 7);
 }
 
 static void unknown_paths_are_not_found(void **state)
@@ -130,25 +129,16 @@ static void does_not_read_past_the_given_length(void **state)
 static void sleep_takes_digits(void **state)
 {
 	struct fcgi_app *app = *state;
-	uint64_t n;
-	assert_int_equal(sleep_n(app, "/sleep/3", &n), 0);
-	assert_int_equal(n, 3);
-	assert_int_equal(sleep_n(app, "/sleep/0", &n), 0);
-	assert_int_equal(n, 0);
-	assert_int_equal(sleep_n(app, "/sleep/60", &n), 0);
-	assert_int_equal(n, 60);
+	expect_sleep(app, "/sleep/3", 0, 3);
+	expect_sleep(app, "/sleep/0", 0, 0);
+	expect_sleep(app, "/sleep/60", 0, 60);
 }
 
 static void sleep_allows_leading_zeros(void **state)
 {
 	struct fcgi_app *app = *state;
-	uint64_t n;
-	assert_int_equal(sleep_n(app, "/sleep/01", &n), 0);
-	assert_int_equal(n, 1);
-	assert_int_equal(
-	    sleep_n(app, "/sleep/000000000000000000000000000000000000000005", &n),
-	    0);
-	assert_int_equal(n, 5);
+	expect_sleep(app, "/sleep/01", 0, 1);
+	expect_sleep(app, "/sleep/000000000000000000000000000000000000000005", 0, 5);
 }
 
 static void sleep_rejects_non_digits_as_not_found(void **state)
@@ -168,30 +158,21 @@ static void sleep_rejects_non_digits_as_not_found(void **state)
 static void sleep_above_the_maximum_is_still_sleep(void **state)
 {
 	struct fcgi_app *app = *state;
-	uint64_t n;
-	assert_int_equal(sleep_n(app, "/sleep/61", &n), 0);
-	assert_int_equal(n, 61);
-	assert_int_equal(sleep_n(app, "/sleep/6", &n), 0);
-	assert_int_equal(n, 6);
+	expect_sleep(app, "/sleep/61", 0, 61);
+	expect_sleep(app, "/sleep/6", 0, 6);
 }
 
 static void sleep_never_overflows(void **state)
 {
 	struct fcgi_app *app = *state;
-	uint64_t n;
 	/* 20 digits: above UINT64_MAX's 18446744073709551615 and below it. */
-	assert_int_equal(sleep_n(app, "/sleep/99999999999999999999", &n), -ERANGE);
-	assert_true(n == UINT64_MAX);
-	assert_int_equal(sleep_n(app, "/sleep/18446744073709551616", &n), -ERANGE);
-	assert_true(n == UINT64_MAX);
+	expect_sleep(app, "/sleep/99999999999999999999", -ERANGE, UINT64_MAX);
+	expect_sleep(app, "/sleep/18446744073709551616", -ERANGE, UINT64_MAX);
 	/* A value that would wrap to 1 modulo 2^64 is still too large. */
-	assert_int_equal(sleep_n(app, "/sleep/18446744073709551617", &n), -ERANGE);
-	assert_true(n == UINT64_MAX);
-	assert_int_equal(sleep_n(app, "/sleep/18446744073709551615", &n), 0);
-	assert_true(n == UINT64_MAX);
+	expect_sleep(app, "/sleep/18446744073709551617", -ERANGE, UINT64_MAX);
+	expect_sleep(app, "/sleep/18446744073709551615", 0, UINT64_MAX);
 	/* Leading zeros do not count towards the overflow. */
-	assert_int_equal(sleep_n(app, "/sleep/00018446744073709551615", &n), 0);
-	assert_true(n == UINT64_MAX);
+	expect_sleep(app, "/sleep/00018446744073709551615", 0, UINT64_MAX);
 }
 
 static void sleep_with_too_many_digits_and_a_letter_is_not_found(void **state)
