@@ -245,6 +245,13 @@ static void resp_of_values(void **state)
 	assert_null(fcgi_resp_of(f));
 	deferred_val_free(f);
 	deferred_val_free(v); /* frees the response (ASan/valgrind see it) */
+	/* No response (out of memory upstream): a MemoryError, not a
+	 * pointer a callback would send. */
+	struct deferred_val none = fcgi_resp_val(NULL);
+	assert_int_equal(none.kind, DEFERRED_VAL_FAILURE);
+	assert_string_equal(failure_type(none.failure), "MemoryError");
+	assert_null(fcgi_resp_of(none));
+	deferred_val_free(none);
 }
 
 /* What a fired Deferred's callback receives: the response view, its body
@@ -299,7 +306,18 @@ static void reply_helpers(void **state)
 	assert_string_equal(s.type, ""); /* the default, FCGI_HTML */
 	assert_int_equal(s.v.body_len, 0);
 
+	/* fcgi_resp_text: the same response, not yet given away. */
+	struct fcgi_resp *t = fcgi_resp_text(404, FCGI_JSON, "{}");
+	assert_non_null(t);
+	struct response tv = view_of(t);
+	assert_int_equal(tv.status, 404);
+	assert_string_equal(tv.content_type, "application/json");
+	assert_int_equal(tv.body_len, 2);
+	assert_memory_equal(tv.body, "{}", 2);
+	fcgi_resp_free(t);
+
 	/* A bad type: nothing, and nothing leaked. */
+	assert_null(fcgi_resp_text(200, "text/plain\r\n", "x"));
 	assert_null(fcgi_reply_text(200, "text/plain\r\n", "x"));
 	assert_null(fcgi_reply(NULL));
 
