@@ -535,6 +535,70 @@ static void option_before_and_after_binding(void **state)
 	fcgi_app_free(app);
 }
 
+/* fcgi_app_add_option: refused names and ranges, then the value read from
+ * the environment and from a flag (the flag wins) by config_load, as
+ * fcgi_app_run does, and fcgi_app_option sees it. */
+static void app_options_load_like_the_servers(void **state)
+{
+	(void)state;
+	struct fcgi_app *app = fcgi_app_new();
+	assert_non_null(app);
+	unsigned long a = 0, b = 0;
+	assert_int_equal(fcgi_app_add_option(app, "Bad_Name", NULL, 1, 1, 2, "", &a), -EINVAL);
+	assert_int_equal(fcgi_app_add_option(app, "x", NULL, 5, 1, 2, "", &a), -EINVAL);
+	assert_int_equal(fcgi_app_add_option(app, "x", NULL, 1, 3, 2, "", &a), -EINVAL);
+	assert_int_equal(fcgi_app_add_option(app, "x", NULL, 1, 1, 2, "", NULL), -EINVAL);
+	assert_int_equal(fcgi_app_add_option(app, "max-sleep", NULL, 1, 1, 2, "", &a), -EEXIST);
+	assert_int_equal(fcgi_app_add_option(app, "help", NULL, 1, 1, 2, "", &a), -EEXIST);
+	assert_int_equal(fcgi_app_add_option(app, "per-room", "TEST_APP_PER_ROOM",
+	                                     10, 1, 100, "per room", &a), 0);
+	assert_int_equal(a, 10);
+	assert_int_equal(fcgi_app_add_option(app, "per-room", NULL, 1, 1, 2, "", &b), -EEXIST);
+	assert_int_equal(fcgi_app_add_option(app, "rooms", "TEST_APP_ROOMS", 7,
+	                                     1, 100, "rooms", &b), 0);
+
+	struct config cfg;
+	config_defaults(&cfg);
+	app_configure(app, &cfg, "/usr/bin/myapp");
+	assert_string_equal(cfg.prog, "myapp");
+	assert_int_equal(cfg.nextra, 2);
+	setenv("TEST_APP_PER_ROOM", "20", 1);
+	setenv("TEST_APP_ROOMS", "30", 1);
+	char a0[] = "myapp", a1[] = "--per-room", a2[] = "40", a3[] = "--max-sleep",
+	     a4[] = "5", a5[] = "0";
+	char *argv[] = {a0, a1, a2, a3, a4, NULL};
+	assert_int_equal(config_load(&cfg, 5, argv), 0);
+	assert_int_equal(a, 40); /* the flag wins over the environment */
+	assert_int_equal(b, 30);
+	assert_int_equal(cfg.max_sleep, 5);
+	app_bind(app, &cfg, NULL, NULL, NULL);
+	unsigned long v = 0;
+	assert_int_equal(fcgi_app_option(app, "rooms", &v), 0);
+	assert_int_equal(v, 30);
+
+	/* Out of range, from either source: config_load refuses (exit 2). */
+	setenv("TEST_APP_ROOMS", "101", 1);
+	char *argv2[] = {a0, NULL};
+	config_defaults(&cfg);
+	app_configure(app, &cfg, "myapp");
+	assert_int_equal(config_load(&cfg, 1, argv2), -1);
+	unsetenv("TEST_APP_ROOMS");
+	char *argv3[] = {a0, a1, a5, NULL};
+	config_defaults(&cfg);
+	app_configure(app, &cfg, "myapp");
+	assert_int_equal(config_load(&cfg, 3, argv3), -1);
+	unsetenv("TEST_APP_PER_ROOM");
+
+	/* fcgi_app_describe names the program instead of argv[0]. */
+	fcgi_app_describe(app, "rooms-app", "Rooms.");
+	config_defaults(&cfg);
+	app_configure(app, &cfg, "/x/y");
+	assert_string_equal(cfg.prog, "rooms-app");
+	assert_string_equal(cfg.description, "Rooms.");
+	app_bind(app, NULL, NULL, NULL, NULL);
+	fcgi_app_free(app);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -558,6 +622,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(labels, setup, teardown),
 		cmocka_unit_test_setup_teardown(error_handlers_in_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(option_before_and_after_binding, setup, teardown),
+		cmocka_unit_test(app_options_load_like_the_servers),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
