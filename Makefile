@@ -86,6 +86,7 @@ test_deferred_timeout_MODS := deferred_timeout deferred deferred_chain deferred_
 test_pool_MODS     := pool loopq deferred deferred_chain deferred_list failure
 test_app_MODS      := app pattern log config fanout pool loopq deferred deferred_chain \
                       deferred_list failure clock fcgi_req fcgi_resp fcgi_in request response
+test_helpers_MODS  := $(test_app_MODS)
 test_response_MODS := response
 test_log_MODS      := log
 test_pattern_MODS  := pattern
