@@ -105,6 +105,8 @@ test_request_MODS  := request clock deferred deferred_chain deferred_list failur
 test_peer_MODS     := peer log
 test_shed_MODS     := shed peer response clock log
 test_idle_MODS     := idle
+test_reply_MODS    := reply response failure
+test_conn_MODS     := conn reply response request deferred failure clock log
 
 overview_MODS := deferred deferred_chain deferred_list failure
 

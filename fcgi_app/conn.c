@@ -96,7 +96,7 @@ void conn_set_state(struct conn *c, struct request *r,
 	switch (state) {
 	case REQUEST_PENDING: {
 		r->deadline_ms =
-		    clock_ms() + (uint64_t)c->o.pending_timeout_s * 1000;
+		    clock_ms() + c->o.pending_timeout_ms;
 		bool was_empty = list_empty(&c->pending);
 		list_push(&c->pending, &r->link);
 		c->npending++;

@@ -233,7 +233,7 @@ struct server *server_new(struct event_base *base, const struct config *cfg,
 	int rc = answer_init(&s->ans, cfg, app, fan);
 	struct conn_opts co = {
 		.base = base,
-		.pending_timeout_s = cfg->pending_timeout,
+		.pending_timeout_ms = (uint64_t)cfg->pending_timeout * 1000,
 		.write_timeout_s = cfg->write_timeout,
 		.keep = keep_conn,
 		.gone = on_gone,

@@ -21,6 +21,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "request.h"
 
@@ -29,7 +30,7 @@ struct conn;
 
 struct conn_opts {
 	struct event_base *base;
-	unsigned pending_timeout_s; /* pending longer: conn_cancel(EXPIRED) */
+	uint64_t pending_timeout_ms; /* pending longer: conn_cancel(EXPIRED) */
 	unsigned write_timeout_s;   /* a reply nginx does not read: closed */
 	/* Takes a kept connection's fd for its next request: 0, or < 0 (the
 	 * fd is then closed).  NULL: always closed. */
