@@ -106,8 +106,8 @@ test_peer_MODS     := peer log
 test_shed_MODS     := shed peer response clock log
 test_idle_MODS     := idle
 test_reply_MODS    := reply response failure
-test_conn_MODS     := conn reply response request deferred failure clock log
-test_answer_MODS   := answer reply response request app pattern fcgi_req fcgi_resp fcgi_in acceptor metrics fanout pool loopq config log deferred failure clock
+test_conn_MODS     := conn reply response request deferred deferred_chain deferred_list failure clock log
+test_answer_MODS   := answer reply response request app pattern fcgi_req fcgi_resp fcgi_in acceptor acceptor_life idle shed peer metrics fanout pool loopq config log deferred deferred_chain deferred_list failure clock
 
 overview_MODS := deferred deferred_chain deferred_list failure
 
