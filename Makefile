@@ -102,10 +102,13 @@ test_fcgi_req_MODS := fcgi_req fcgi_in request app pattern config fanout pool \
 test_fcgi_resp_MODS := fcgi_resp response deferred deferred_chain deferred_list failure
 test_config_fds_MODS := config log
 test_metrics_MODS  := metrics
-test_request_MODS  := request clock
+test_request_MODS  := request clock deferred deferred_chain deferred_list failure
 test_peer_MODS     := peer log
 test_shed_MODS     := shed peer response clock log
 test_idle_MODS     := idle
+test_reply_MODS    := reply response failure
+test_conn_MODS     := conn reply response request deferred deferred_chain deferred_list failure clock log
+test_answer_MODS   := answer reply response request app pattern fcgi_req fcgi_resp fcgi_in acceptor acceptor_life idle shed peer metrics fanout pool loopq config log deferred deferred_chain deferred_list failure clock
 
 overview_MODS := deferred deferred_chain deferred_list failure
 

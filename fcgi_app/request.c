@@ -4,17 +4,34 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "clock.h"
+#include "deferred.h"
 
 struct request *request_new(int fd)
 {
 	struct request *r = calloc(1, sizeof *r);
 	if (r) {
+		list_init(&r->link);
 		r->fd = fd;
 		r->start_us = clock_us();
 	}
 	return r;
+}
+
+void request_end(struct request *r, int (*keep)(void *ctx, int fd), void *ctx)
+{
+	if (r->fd >= 0 && !(r->keep_conn && keep && keep(ctx, r->fd) == 0))
+		close(r->fd);
+	if (r->d)
+		deferred_unref(r->d);
+	request_free(r);
+}
+
+const char *request_rid(const struct request *r)
+{
+	return r->request_id[0] ? r->request_id : "-";
 }
 
 static bool is_tchar(unsigned char c)

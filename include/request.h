@@ -1,14 +1,20 @@
 /*
  * request: one FastCGI request, from the acceptor that parsed it to the
- * loop that answers it.
+ * reply that ends it.
  *
- * Ownership: an acceptor thread allocates it with request_new and hands
- * it to the server (server_deliver), which frees it exactly once: on that
- * acceptor thread when it answers it there (a route that completes at
- * once, its reply sent whole), else on the loop thread, which owns it from
- * the hand-off on.  Worker threads never see it.  The fd belongs to the
- * request (closed by the server, or handed back to the acceptors for the
- * next request of a kept connection).
+ * One owner at a time, and ownership moves only at these hand-offs:
+ *   1. an acceptor thread allocates it (request_new) and fills in what it
+ *      read: the fd, id, route, captures, early status, flags;
+ *   2. server_deliver (same thread) either answers it at once there
+ *      (answer_quick) and frees it, or pushes it on the loop's inbox
+ *      (loopq), after which only the loop thread touches it;
+ *   3. answer_quick may also push a request whose reply nginx did not take
+ *      in one send (REQUEST_UNSENT); the loop adopts it straight into
+ *      REQUEST_WRITING.
+ * On the loop, conn.c drives it through enum request_state and ends it in
+ * one place (conn_end): the fd is closed or handed back to the acceptors
+ * for the next request of a kept connection, the Deferred dropped, the
+ * struct freed.  Worker threads never see it.
  *
  * A held request costs this struct (an embedded struct event included) and
  * its Deferred; the buffers it was read with belong to the acceptor thread.
@@ -21,6 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "list.h"
 
 struct deferred;
 struct fcgi_app;
@@ -63,18 +70,34 @@ enum request_page {
 #define REQUEST_ID_MAX 64
 #define REQUEST_METHOD_MAX 15
 
+/* The whole life of a request.  Its list membership follows the state
+ * (conn_set_state links and unlinks): PENDING on the pending list, WRITING
+ * on the writing list, every other state on none; the embedded event is
+ * armed exactly in those two states.  The states between RUNNING and DONE
+ * mark a request a frame of the loop is working on: that frame, not the
+ * Deferred's callback, ends it. */
 enum request_state {
-	REQUEST_NEW,     /* parsed, not yet answered */
-	REQUEST_PENDING, /* waiting on its Deferred; fd watched for EOF */
-	REQUEST_WRITING, /* reply partly sent; fd watched for EV_WRITE */
-	REQUEST_DONE,    /* answered (or aborted); freed when not held */
+	REQUEST_NEW,        /* read; its acceptor's, or in the loop's inbox */
+	REQUEST_UNSENT,     /* answered at once, reply partly sent (out): in
+	                       the inbox, for the loop to write the rest */
+	REQUEST_RUNNING,    /* the loop runs its handler */
+	REQUEST_PENDING,    /* its Deferred has not fired: listed by deadline,
+	                       fd watched for EOF; nobody's frame holds it */
+	REQUEST_EXPIRED,    /* pending timeout: its Deferred is being
+	                       cancelled, and its failure is answered 504 */
+	REQUEST_CANCELLING, /* drain: its Deferred is being cancelled */
+	REQUEST_GONE,       /* nginx closed the connection: its Deferred is
+	                       being cancelled, its result dropped */
+	REQUEST_DONE,       /* reply out (or the connection broken): the frame
+	                       that holds it ends it */
+	REQUEST_WRITING,    /* reply partly sent: fd watched for EV_WRITE */
 };
 
 struct request {
-	struct request *prev, *next; /* inbox (next only), then a server list */
-	struct event ev;             /* EOF watch or write */
+	struct list link;            /* the inbox, then a conn list (state) */
+	struct event ev;             /* EOF watch (PENDING) or write (WRITING) */
 	struct deferred *d;          /* one reference, while answering */
-	void *owner;                 /* the server, for event callbacks */
+	void *owner;                 /* the conn set, for event callbacks */
 	char *out;                   /* unsent rest of the reply (malloc) */
 	uint64_t deadline_ms;        /* pending timeout (monotonic) */
 	uint64_t start_us;           /* parsed at (clock_us), for the metrics */
@@ -86,17 +109,12 @@ struct request {
 	uint16_t route;              /* app route index (app.h), 0: none */
 	uint16_t allow;              /* no route: methods allowed (405), or 0 */
 	uint8_t state;               /* enum request_state */
-	uint8_t holds;               /* frames that still use it */
-	uint8_t list;                /* which server list holds it, 0: none */
 	uint8_t page;                /* enum request_page */
-	bool keep_conn : 1;          /* FCGI_KEEP_CONN was set */
+	bool keep_conn : 1;          /* the connection goes back to the
+	                                acceptors after the reply (FCGI_KEEP_CONN,
+	                                unless the reply is its last) */
 	bool reused : 1;             /* came on a kept connection */
 	bool head : 1;               /* HEAD: no body */
-	bool aborted : 1;            /* nginx closed the connection */
-	bool timed_out : 1;          /* pending timeout hit */
-	bool ev_set : 1;             /* ev was assigned */
-	bool here : 1;               /* being answered on its acceptor thread */
-	bool last_reply : 1;         /* its reply ends the connection (server.c) */
 	/* nginx's REQUEST_ID param and the method, for the log; empty when
 	 * absent or not a token (request_set_token). */
 	char request_id[REQUEST_ID_MAX + 1];
@@ -121,9 +139,19 @@ bool request_set_token(char *dst, size_t cap, const char *v, size_t vlen);
 int request_input_own(struct request *r);
 /* Drops the input and its decoded view; the accessors return NULL after. */
 void request_input_free(struct request *r);
-/* Frees the struct, its buffer and its input; the fd and Deferred are the caller's
- * business (the server closes or hands on the fd, drops the Deferred). */
+/* Frees the struct, its buffer and its input; the fd and Deferred are the
+ * caller's business (conn_end closes or hands on the fd, drops the
+ * Deferred). */
 void request_free(struct request *r);
+
+/* Where every request ends, on whichever thread owns it: the fd goes
+ * back to the acceptors through `keep` (0: taken) when r->keep_conn, else
+ * is closed; the Deferred reference is dropped; r is freed. */
+void request_end(struct request *r, int (*keep)(void *ctx, int fd),
+                 void *ctx);
+
+/* nginx's $request_id for log lines about r, "-" when it sent none. */
+const char *request_rid(const struct request *r);
 
 /* The page FCGI_APP_STATUS's value `v` (vlen bytes; NULL: not set) asks
  * for, given the request's QUERY_STRING (qlen bytes; may be NULL).  Neither

@@ -1,23 +1,19 @@
 /*
- * server: the libevent loop's side of every request.
+ * server: the loop's side of every request, and the hand-off to it.
  *
- * A request that completes at once without the loop (a route registered
- * FCGI_ROUTE_ANY_THREAD, 404s and 405s, the acceptor's own 400/413) is
- * answered on the acceptor thread that
- * parsed it, inside server_deliver, and never wakes the loop.  The loop
- * receives the others (one locked inbox and one event_active), plus any
- * such reply that nginx could not take in one send(); it runs the route's
- * handler, and owns each request
- * until it is answered: a request whose Deferred has not fired is
- * "pending" and costs its fd, its struct request and its Deferred, watched
- * for EOF (nginx closes the connection when the client goes away: the
- * Deferred is cancelled and everything freed at once) and for the pending
- * timeout (504).  Replies go out with non-blocking send()s; a kept-alive
+ * server_deliver runs on the acceptor thread that read a request.  What
+ * needs nothing of the loop's (a route registered FCGI_ROUTE_ANY_THREAD,
+ * 404s and 405s, the acceptor's own 400/413) is answered right there
+ * (answer_quick) and never wakes the loop.  The rest goes on the loop's
+ * inbox (one loopq): the loop runs the route's handler and admits a
+ * request whose Deferred has not fired as pending within --max-pending
+ * and the fd budget (conn.h: the EOF watch and the pending timeout's 504).
+ * Replies go out with non-blocking send()s (answer.h); a kept-alive
  * connection then goes straight back to the acceptors (acceptor_keep),
- * which wait for its next request in their epoll set.
+ * which wait for its next request in their epoll set.  The operator pages
+ * (pages.h) and the drain and handover are here too.
  *
- * Runs on the loop thread, except server_deliver (acceptor threads).  The
- * counters are atomic because both sides count.
+ * Runs on the loop thread, except server_deliver (acceptor threads).
  */
 #ifndef FCGI_APP_SERVER_H
 #define FCGI_APP_SERVER_H
