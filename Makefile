@@ -84,21 +84,24 @@ test_deferred_MODS := deferred deferred_chain deferred_list failure
 test_deferred_list_MODS := deferred deferred_chain deferred_list failure
 test_deferred_timeout_MODS := deferred_timeout deferred deferred_chain deferred_list failure
 test_pool_MODS     := pool loopq deferred deferred_chain deferred_list failure
-test_app_MODS      := app pattern log config fanout pool loopq deferred deferred_chain \
-                      deferred_list failure clock fcgi_req fcgi_resp fcgi_in request response
+test_app_MODS      := app pattern log config fanout nametab pool loopq deferred \
+                      deferred_chain deferred_list failure clock fcgi_req fcgi_resp \
+                      fcgi_in fcgi_params request response
 test_helpers_MODS  := $(test_app_MODS)
 test_response_MODS := response
 test_log_MODS      := log
 test_pattern_MODS  := pattern
-test_fanout_MODS   := fanout deferred deferred_chain deferred_list failure clock log
+test_fanout_MODS   := fanout nametab deferred deferred_chain deferred_list failure clock log
 test_loopq_MODS    := loopq
 test_listener_MODS := listener
-test_fcgi_in_MODS  := fcgi_in clock log
+test_fcgi_in_MODS  := fcgi_in fcgi_params clock log
+test_fcgi_params_MODS := fcgi_params fcgi_in clock log
 # The demo's handlers (not its main) on the library's modules.
 test_demo_MODS     := demo/simple demo/error demo/coro demo/sleep demo/tags \
                       $(test_app_MODS)
-test_fcgi_req_MODS := fcgi_req fcgi_in request app pattern config fanout pool \
-                      loopq deferred deferred_chain deferred_list failure clock log
+test_fcgi_req_MODS := fcgi_req fcgi_in fcgi_params request app pattern config \
+                      fanout nametab pool loopq deferred deferred_chain deferred_list \
+                      failure clock log
 test_fcgi_resp_MODS := fcgi_resp response deferred deferred_chain deferred_list failure
 test_config_fds_MODS := config log
 test_metrics_MODS  := metrics
@@ -108,7 +111,8 @@ test_shed_MODS     := shed peer response clock log
 test_idle_MODS     := idle
 test_reply_MODS    := reply response failure
 test_conn_MODS     := conn reply response request deferred deferred_chain deferred_list failure clock log
-test_answer_MODS   := answer reply response request app pattern fcgi_req fcgi_resp fcgi_in acceptor acceptor_life idle shed peer metrics fanout pool loopq config log deferred deferred_chain deferred_list failure clock
+test_answer_MODS   := answer reply response request app pattern fcgi_req fcgi_resp fcgi_in fcgi_params acceptor acceptor_life idle shed peer metrics fanout nametab pool loopq config log deferred deferred_chain deferred_list failure clock
+test_nametab_MODS  := nametab clock
 
 overview_MODS := deferred deferred_chain deferred_list failure
 

@@ -451,6 +451,10 @@ struct deferred *fcgi_call_later(struct fcgi_app *app, uint64_t ms)
 	if (!d)
 		goto fail;
 	struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
+	/* libevent measures from the time it cached at the loop's last turn;
+	 * a handler may run long after it (a batch of requests), and the timer
+	 * would fire that much early. */
+	event_base_update_cache_time(app->base);
 	if (evtimer_add(l->ev, &tv) < 0) {
 		deferred_unref(d);
 		goto fail;

@@ -7,7 +7,6 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -16,6 +15,7 @@
 #include "failure.h"
 #include "list.h"
 #include "log.h"
+#include "nametab.h"
 
 /* One request waiting.  It is on its event's `waiting` list until a fire
  * takes it, then on that fire's list until it is called; `ev` stays its
@@ -42,10 +42,8 @@ struct fanout_event {
 	size_t n_waiting, n_unfired;  /* unfired: waiting + in a fire */
 	uint64_t gen;                 /* fires so far */
 	struct list all;              /* on f->events */
-	struct fanout_event *hnext;   /* named: the hash chain */
 	char *name;                   /* named only: freed with the event */
-	size_t name_len;
-	uint64_t hash;
+	struct nametab_entry named;   /* named only: on f->names, naming name */
 };
 
 struct fanout {
@@ -60,11 +58,7 @@ struct fanout {
 	uint64_t last_us;        /* when the credit was last topped up */
 	bool in_batch;           /* a batch is calling back: no nested batch */
 	_Atomic uint64_t fg_last_us; /* last foreground request; 0: never */
-	/* Named events: a hash table with chaining, keyed by SipHash with a
-	 * random key, so names a peer picks cannot all share one chain. */
-	struct fanout_event **buckets;
-	size_t nbuckets, nnamed;
-	uint64_t key[2];
+	struct nametab names; /* the named events, by name */
 };
 
 static uint64_t now_us(const struct fanout *f)
@@ -72,90 +66,12 @@ static uint64_t now_us(const struct fanout *f)
 	return f->o.clock_us ? f->o.clock_us() : clock_us();
 }
 
-/* ---- named events: SipHash-2-4 -------------------------------------- */
-
-static uint64_t rotl(uint64_t x, int b)
-{
-	return (x << b) | (x >> (64 - b));
-}
-
-#define SIPROUND                                                          \
-	do {                                                              \
-		v0 += v1; v1 = rotl(v1, 13); v1 ^= v0; v0 = rotl(v0, 32); \
-		v2 += v3; v3 = rotl(v3, 16); v3 ^= v2;                    \
-		v0 += v3; v3 = rotl(v3, 21); v3 ^= v0;                    \
-		v2 += v1; v1 = rotl(v1, 17); v1 ^= v2; v2 = rotl(v2, 32); \
-	} while (0)
-
-static uint64_t siphash(const uint64_t key[2], const unsigned char *p, size_t len)
-{
-	uint64_t v0 = key[0] ^ 0x736f6d6570736575ull, v1 = key[1] ^ 0x646f72616e646f6dull;
-	uint64_t v2 = key[0] ^ 0x6c7967656e657261ull, v3 = key[1] ^ 0x7465646279746573ull;
-	size_t i = 0;
-	for (; i + 8 <= len; i += 8) {
-		uint64_t m = 0;
-		for (int k = 7; k >= 0; k--)
-			m = m << 8 | p[i + (size_t)k];
-		v3 ^= m;
-		SIPROUND;
-		SIPROUND;
-		v0 ^= m;
-	}
-	uint64_t b = (uint64_t)len << 56;
-	for (size_t k = 0; i + k < len; k++)
-		b |= (uint64_t)p[i + k] << (8 * k);
-	v3 ^= b;
-	SIPROUND;
-	SIPROUND;
-	v0 ^= b;
-	v2 ^= 0xff;
-	SIPROUND;
-	SIPROUND;
-	SIPROUND;
-	SIPROUND;
-	return v0 ^ v1 ^ v2 ^ v3;
-}
-
+/* The named event called name, or NULL. */
 static struct fanout_event *named_find(const struct fanout *f, const char *name,
-                                       size_t len, uint64_t h)
+                                       size_t len)
 {
-	if (!f->nbuckets)
-		return NULL;
-	for (struct fanout_event *e = f->buckets[h & (f->nbuckets - 1)]; e; e = e->hnext)
-		if (e->hash == h && e->name_len == len && memcmp(e->name, name, len) == 0)
-			return e;
-	return NULL;
-}
-
-static void named_unlink(struct fanout *f, struct fanout_event *e)
-{
-	struct fanout_event **pp = &f->buckets[e->hash & (f->nbuckets - 1)];
-	while (*pp != e)
-		pp = &(*pp)->hnext;
-	*pp = e->hnext;
-	f->nnamed--;
-}
-
-/* Doubles the table once it holds as many names as buckets. */
-static int named_grow(struct fanout *f)
-{
-	if (f->nnamed < f->nbuckets)
-		return 0;
-	size_t n = f->nbuckets ? 2 * f->nbuckets : 16;
-	struct fanout_event **b = calloc(n, sizeof *b);
-	if (!b)
-		return -ENOMEM;
-	for (size_t i = 0; i < f->nbuckets; i++)
-		while (f->buckets[i]) {
-			struct fanout_event *e = f->buckets[i];
-			f->buckets[i] = e->hnext;
-			e->hnext = b[e->hash & (n - 1)];
-			b[e->hash & (n - 1)] = e;
-		}
-	free(f->buckets);
-	f->buckets = b;
-	f->nbuckets = n;
-	return 0;
+	struct nametab_entry *n = nametab_find(&f->names, name, len);
+	return n ? nametab_owner(n, struct fanout_event, named) : NULL;
 }
 
 /* ---- events ------------------------------------------------------------ */
@@ -176,7 +92,7 @@ static void event_release(struct fanout_event *e)
 	struct fanout *f = e->f;
 	list_remove(&e->all);
 	if (e->name)
-		named_unlink(f, e);
+		nametab_remove(&f->names, &e->named);
 	free(e->name);
 	free(e);
 }
@@ -255,7 +171,7 @@ void fanout_event_free(struct fanout_event *e)
 	/* A named event stops being one first, so that its last waiter's
 	 * cancel does not free it under us. */
 	if (e->name) {
-		named_unlink(e->f, e);
+		nametab_remove(&e->f->names, &e->named);
 		free(e->name);
 		e->name = NULL;
 	}
@@ -440,21 +356,23 @@ long fanout_event_fire(struct fanout_event *e, struct deferred_val v)
 
 struct deferred *fanout_wait_named(struct fanout *f, const char *name, size_t len)
 {
-	uint64_t h = siphash(f->key, (const unsigned char *)name, len);
-	struct fanout_event *e = named_find(f, name, len, h);
+	struct fanout_event *e = named_find(f, name, len);
 	if (!e) {
-		if (named_grow(f) < 0 || !(e = fanout_event_new(f)))
+		if (!(e = fanout_event_new(f)))
 			return NULL;
-		if (!(e->name = malloc(len ? len : 1))) {
+		char *copy = malloc(len ? len : 1);
+		if (copy) {
+			memcpy(copy, name, len);
+			e->named = (struct nametab_entry){.name = copy, .len = len};
+		}
+		/* Named only once on the table, so that event_release of a
+		 * failed one takes nothing off it. */
+		if (!copy || nametab_insert(&f->names, &e->named) < 0) {
+			free(copy);
 			event_release(e);
 			return NULL;
 		}
-		memcpy(e->name, name, len);
-		e->name_len = len;
-		e->hash = h;
-		e->hnext = f->buckets[h & (f->nbuckets - 1)];
-		f->buckets[h & (f->nbuckets - 1)] = e;
-		f->nnamed++;
+		e->name = copy;
 	}
 	struct deferred *d = fanout_event_wait(e);
 	if (!d && e->n_unfired == 0)
@@ -465,8 +383,7 @@ struct deferred *fanout_wait_named(struct fanout *f, const char *name, size_t le
 long fanout_fire_named(struct fanout *f, const char *name, size_t len,
                        struct deferred_val v)
 {
-	struct fanout_event *e =
-	    named_find(f, name, len, siphash(f->key, (const unsigned char *)name, len));
+	struct fanout_event *e = named_find(f, name, len);
 	if (!e || e->n_waiting == 0) {
 		if (v.kind != DEFERRED_VAL_NONE && v.kind != DEFERRED_VAL_PTR)
 			return -EINVAL;
@@ -479,14 +396,13 @@ long fanout_fire_named(struct fanout *f, const char *name, size_t len,
 
 size_t fanout_named_waiting(const struct fanout *f, const char *name, size_t len)
 {
-	struct fanout_event *e =
-	    named_find(f, name, len, siphash(f->key, (const unsigned char *)name, len));
+	struct fanout_event *e = named_find(f, name, len);
 	return e ? e->n_waiting : 0;
 }
 
 size_t fanout_named_count(const struct fanout *f)
 {
-	return f->nnamed;
+	return nametab_count(&f->names);
 }
 
 /* ---- the fanout ----------------------------------------------------------- */
@@ -527,12 +443,7 @@ struct fanout *fanout_new(struct event_base *base, const struct fanout_opts *o)
 	list_init(&f->events);
 	if (f->o.fire_batch == 0)
 		f->o.fire_batch = 1;
-	if (getrandom(f->key, sizeof f->key, 0) != (ssize_t)sizeof f->key) {
-		/* No entropy yet (very early boot): any key still works;
-		 * only the flooding defence is weaker. */
-		f->key[0] = clock_us();
-		f->key[1] = (uint64_t)(uintptr_t)f;
-	}
+	nametab_init(&f->names);
 	f->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	if (f->timer_fd < 0) {
 		free(f);
@@ -559,6 +470,6 @@ void fanout_free(struct fanout *f)
 	pop_done(f);
 	event_free(f->timer_ev);
 	close(f->timer_fd);
-	free(f->buckets);
+	nametab_fini(&f->names);
 	free(f);
 }

@@ -4,7 +4,6 @@
 
 #include <errno.h>
 #include <fastcgi.h>
-#include <limits.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +12,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "fcgi_params.h"
 #include "log.h"
 
 _Static_assert(sizeof(FCGI_Header) == 8, "FastCGI header size");
@@ -23,7 +23,7 @@ _Static_assert(FCGI_MAXTYPE == 11, "FastCGI record types");
 #define READ_BUF 16384
 
 struct fcgi_in_reader {
-	struct fcgi_in_params params;
+	struct fcgi_params params;
 	unsigned char *body; /* the request body, up to max_body; grown */
 	size_t body_alloc;
 	unsigned char *mgmt; /* an FCGI_GET_VALUES body (up to 65,535 B), lazily */
@@ -115,82 +115,13 @@ int fcgi_in_nv_next(const unsigned char *buf, size_t len, size_t *off,
 	return 1;
 }
 
-void fcgi_in_params_init(struct fcgi_in_params *p, size_t max)
-{
-	*p = (struct fcgi_in_params){.max = max};
-}
-
-void fcgi_in_params_free(struct fcgi_in_params *p)
-{
-	free(p->buf);
-	*p = (struct fcgi_in_params){0};
-}
-
-int fcgi_in_params_append(struct fcgi_in_params *p, const unsigned char *data,
-                          size_t n)
-{
-	if (n > p->max - p->len)
-		return FCGI_IN_TOO_LARGE;
-	if (n > p->alloc - p->len) {
-		size_t want = p->alloc ? p->alloc : 4096;
-		while (want - p->len < n)
-			want *= 2;
-		if (want > p->max)
-			want = p->max;
-		unsigned char *b = realloc(p->buf, want);
-		if (!b)
-			return FCGI_IN_NOMEM;
-		p->buf = b;
-		p->alloc = want;
-	}
-	if (n)
-		memcpy(p->buf + p->len, data, n);
-	p->len += n;
-	return 0;
-}
-
-int fcgi_in_params_check(const struct fcgi_in_params *p)
-{
-	size_t off = 0;
-	struct fcgi_in_nv nv;
-	int rc;
-	while ((rc = fcgi_in_nv_next(p->buf, p->len, &off, &nv)) > 0)
-		;
-	return rc;
-}
-
-/* A value as libfcgi's C strings had it: up to its first NUL. */
-static size_t c_len(const unsigned char *v, size_t n)
-{
-	const unsigned char *z = memchr(v, '\0', n);
-	return z ? (size_t)(z - v) : n;
-}
-
-static bool name_is(const struct fcgi_in_nv *nv, const char *name, size_t n)
-{
-	return nv->name_len == n && memcmp(nv->name, name, n) == 0;
-}
-
-const char *fcgi_in_param(const struct fcgi_in_params *p, const char *name,
-                          size_t *vlen)
-{
-	size_t off = 0, n = strlen(name);
-	struct fcgi_in_nv nv;
-	while (fcgi_in_nv_next(p->buf, p->len, &off, &nv) > 0)
-		if (name_is(&nv, name, n)) {
-			*vlen = c_len(nv.value, nv.value_len);
-			return (const char *)nv.value;
-		}
-	return NULL;
-}
-
 /* ---- the reader -------------------------------------------------------- */
 
 struct fcgi_in_reader *fcgi_in_reader_new(size_t max_params)
 {
 	struct fcgi_in_reader *rd = malloc(sizeof *rd);
 	if (rd) {
-		fcgi_in_params_init(&rd->params, max_params);
+		fcgi_params_init(&rd->params, max_params);
 		rd->mgmt = NULL;
 		rd->body = NULL;
 		rd->body_alloc = 0;
@@ -203,7 +134,7 @@ void fcgi_in_reader_free(struct fcgi_in_reader *rd)
 {
 	if (!rd)
 		return;
-	fcgi_in_params_free(&rd->params);
+	fcgi_params_free(&rd->params);
 	free(rd->mgmt);
 	free(rd->body);
 	free(rd);
@@ -262,7 +193,7 @@ static int consume(struct fcgi_in_reader *rd, int fd, size_t n, enum sink sink,
 			memcpy(dst, rd->buf + rd->head, k);
 			dst += k;
 		} else if (sink == SINK_PARAMS) {
-			int rc = fcgi_in_params_append(&rd->params, rd->buf + rd->head, k);
+			int rc = fcgi_params_append(&rd->params, rd->buf + rd->head, k);
 			if (rc < 0)
 				return rc;
 		}
@@ -327,7 +258,8 @@ static int answer_mgmt(int fd, const struct fcgi_in_hdr *h,
 	int rc;
 	while ((rc = fcgi_in_nv_next(body, h->length, &off, &nv)) > 0)
 		for (int i = 0; i < 3; i++)
-			if (name_is(&nv, names[i], strlen(names[i])))
+			if (nv.name_len == strlen(names[i]) &&
+			    memcmp(nv.name, names[i], nv.name_len) == 0)
 				asked[i] = true;
 	if (rc < 0)
 		return rc;
@@ -346,80 +278,6 @@ static int answer_mgmt(int fd, const struct fcgi_in_hdr *h,
 	size_t clen = n - FCGI_HEADER_LEN, pad = (8 - clen % 8) % 8;
 	put_header(out, FCGI_GET_VALUES_RESULT, clen, pad);
 	return send_all(fd, out, n + pad);
-}
-
-/* CONTENT_LENGTH as nginx sends it: empty or absent for no body, else
- * decimal digits.  Anything else is -1 (a 400).  A number past what fits
- * saturates: it is over any --max-body either way. */
-static int parse_content_length(const char *v, size_t len, unsigned long long *out)
-{
-	unsigned long long n = 0;
-	*out = 0;
-	for (size_t i = 0; i < len; i++) {
-		if (v[i] < '0' || v[i] > '9')
-			return -1;
-		unsigned d = (unsigned)(v[i] - '0');
-		n = n > (ULLONG_MAX - d) / 10 ? ULLONG_MAX : n * 10 + d;
-	}
-	*out = n;
-	return 0;
-}
-
-/* The few params the app uses, from one pass over the stream; the first of
- * a repeated name counts (as libfcgi's FCGX_GetParam had it). */
-enum { P_DOC, P_URI, P_METHOD, P_STATUS, P_CLEN, P_QUERY, P_ID, P_N };
-static const struct {
-	const char *name;
-	size_t len;
-} wanted[P_N] = {
-	[P_DOC] = {"DOCUMENT_URI", 12},
-	[P_URI] = {"REQUEST_URI", 11},
-	[P_METHOD] = {"REQUEST_METHOD", 14},
-	[P_STATUS] = {"FCGI_APP_STATUS", 15},
-	[P_CLEN] = {"CONTENT_LENGTH", 14},
-	[P_QUERY] = {"QUERY_STRING", 12},
-	[P_ID] = {"REQUEST_ID", 10},
-};
-
-static void pick_params(const struct fcgi_in_params *p, struct fcgi_in_result *res,
-                        unsigned long long *clen)
-{
-	const char *v[P_N] = {0};
-	size_t vl[P_N] = {0};
-	size_t off = 0;
-	struct fcgi_in_nv nv;
-	while (fcgi_in_nv_next(p->buf, p->len, &off, &nv) > 0)
-		for (int i = 0; i < P_N; i++)
-			if (!v[i] && name_is(&nv, wanted[i].name, wanted[i].len)) {
-				v[i] = (const char *)nv.value;
-				vl[i] = c_len(nv.value, nv.value_len);
-				break;
-			}
-	res->head = v[P_METHOD] && vl[P_METHOD] == 4 &&
-	            memcmp(v[P_METHOD], "HEAD", 4) == 0;
-	res->page = v[P_STATUS];
-	res->page_len = vl[P_STATUS];
-	res->query = v[P_QUERY];
-	res->query_len = vl[P_QUERY];
-	res->method = v[P_METHOD];
-	res->method_len = vl[P_METHOD];
-	res->request_id = v[P_ID];
-	res->request_id_len = vl[P_ID];
-	res->params = p->buf;
-	res->params_len = p->len;
-	*clen = 0;
-	res->bad_length = v[P_CLEN] &&
-	                  parse_content_length(v[P_CLEN], vl[P_CLEN], clen) < 0;
-	/* The path to route on: DOCUMENT_URI (nginx's normalised
-	 * $document_uri); else REQUEST_URI without its query. */
-	if (v[P_DOC]) {
-		res->path = v[P_DOC];
-		res->path_len = vl[P_DOC];
-	} else if (v[P_URI]) {
-		const char *q = memchr(v[P_URI], '?', vl[P_URI]);
-		res->path = v[P_URI];
-		res->path_len = q ? (size_t)(q - v[P_URI]) : vl[P_URI];
-	}
 }
 
 int fcgi_in_read(struct fcgi_in_reader *rd, int fd, const struct fcgi_in_opts *o,
@@ -473,11 +331,11 @@ int fcgi_in_read(struct fcgi_in_reader *rd, int fd, const struct fcgi_in_opts *o
 				rc = consume(rd, fd, h.length, SINK_PARAMS, NULL);
 				break;
 			}
-			if (fcgi_in_params_check(&rd->params) < 0)
+			if (fcgi_params_check(&rd->params) < 0)
 				return FCGI_IN_BAD_LENGTH;
 			phase = FCGI_IN_IN_STDIN;
 			unsigned long long clen;
-			pick_params(&rd->params, res, &clen);
+			fcgi_params_pick(&rd->params, res, &clen);
 			res->too_big = clen > o->max_body;
 			if (clen > budget)
 				return 0; /* not read at all; the caller closes */

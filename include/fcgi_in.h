@@ -7,9 +7,9 @@
  *
  *  - the record checker (fcgi_in_check): one 8-byte header, judged where it
  *    arrives (before BEGIN_REQUEST, in the params, in stdin);
- *  - name-value decoding (fcgi_in_nv_next, fcgi_in_params_*): the params
- *    stream and FCGI_GET_VALUES bodies, every length checked against what
- *    is there, the params' total under a cap;
+ *  - name-value decoding (fcgi_in_nv_next): one pair of the params stream
+ *    or an FCGI_GET_VALUES body, every length checked against what is
+ *    there (the params stream itself, under its cap: fcgi_params.h);
  *  - the reader (fcgi_in_read): one request from a blocking fd, management
  *    records (request id 0) answered on the way, stdin read to its end
  *    under the body caps.
@@ -82,26 +82,6 @@ struct fcgi_in_nv {
  * past len (nothing is read past it). */
 int fcgi_in_nv_next(const unsigned char *buf, size_t len, size_t *off,
                     struct fcgi_in_nv *nv);
-
-/* A request's params stream, joined from its records, at most `max` bytes.
- * The buffer grows as needed and is kept for the next request. */
-struct fcgi_in_params {
-	unsigned char *buf;
-	size_t len, alloc, max;
-};
-
-void fcgi_in_params_init(struct fcgi_in_params *p, size_t max);
-void fcgi_in_params_free(struct fcgi_in_params *p);
-/* 0, FCGI_IN_TOO_LARGE (len would pass max) or FCGI_IN_NOMEM. */
-int fcgi_in_params_append(struct fcgi_in_params *p, const unsigned char *data,
-                          size_t n);
-/* 0 when the stream decodes into whole pairs exactly, else
- * FCGI_IN_BAD_LENGTH. */
-int fcgi_in_params_check(const struct fcgi_in_params *p);
-/* The value of the first param called `name` (NULL: none), as a C string
- * would have it: up to its first NUL byte (*vlen bytes, not terminated). */
-const char *fcgi_in_param(const struct fcgi_in_params *p, const char *name,
-                          size_t *vlen);
 
 struct fcgi_in_opts {
 	size_t max_params;   /* params stream bytes; more closes */

@@ -19,10 +19,11 @@ FUZZ_FLAGS   := -O1 -g -fsanitize=fuzzer,address,undefined \
                 -fno-omit-frame-pointer -fno-sanitize-recover=all
 FUZZ_BINS    := $(addprefix $(FUZZ_BUILD)/fuzz_,$(FUZZ_TARGETS))
 
-fuzz_check_MODS  := fcgi_in clock log
-fuzz_params_MODS := fcgi_in clock log
-fuzz_input_MODS  := fcgi_in clock log app pattern config fanout pool loopq \
-                    deferred deferred_chain deferred_list failure request fcgi_req
+fuzz_check_MODS  := fcgi_in fcgi_params clock log
+fuzz_params_MODS := fcgi_params fcgi_in clock log
+fuzz_input_MODS  := fcgi_in fcgi_params clock log app pattern config fanout \
+                    nametab pool loopq deferred deferred_chain deferred_list failure \
+                    request fcgi_req
 fuzz_input_LIBS  := -levent_core -levent_pthreads
 
 $(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $$(addprefix fcgi_app/,$$(addsuffix .c,$$(fuzz_$$*_MODS))) $(wildcard include/*.h)

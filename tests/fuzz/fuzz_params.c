@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fcgi_in.h"
+#include "fcgi_params.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -17,13 +17,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t cap = ((size_t)data[0] << 8 | data[1]) + 1, chunk = data[2] + 1u;
 	data += 3;
 	size -= 3;
-	struct fcgi_in_params p;
-	fcgi_in_params_init(&p, cap);
+	struct fcgi_params p;
+	fcgi_params_init(&p, cap);
 	size_t added = 0;
 	int rc = 0;
 	while (added < size && rc == 0) {
 		size_t n = size - added < chunk ? size - added : chunk;
-		rc = fcgi_in_params_append(&p, data + added, n);
+		rc = fcgi_params_append(&p, data + added, n);
 		if (rc == 0)
 			added += n;
 	}
@@ -32,7 +32,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	if (rc == 0 && memcmp(p.buf ? (const void *)p.buf : "", data, added) != 0)
 		abort();
-	if (fcgi_in_params_check(&p) == 0) {
+	if (fcgi_params_check(&p) == 0) {
 		/* Whole pairs, each inside the buffer, ending exactly at len. */
 		size_t off = 0, prev = 0;
 		struct fcgi_in_nv nv;
@@ -48,12 +48,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		                                    "CONTENT_LENGTH", "X"};
 		for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
 			size_t vl;
-			const char *v = fcgi_in_param(&p, names[i], &vl);
+			const char *v = fcgi_params_get(&p, names[i], &vl);
 			if (v && (memchr(v, '\0', vl) ||
 			          (const uint8_t *)v + vl > p.buf + p.len))
 				abort();
 		}
 	}
-	fcgi_in_params_free(&p);
+	fcgi_params_free(&p);
 	return 0;
 }

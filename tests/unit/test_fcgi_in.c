@@ -1,5 +1,5 @@
 /* Unit tests for fcgi_in: the record checker, name-value decoding and the
- * reader over a socketpair. */
+ * reader over a socketpair (the params stream: test_fcgi_params.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -133,34 +133,6 @@ static void nv_refuses_lengths_past_the_buffer(void **state)
 	static const unsigned char lone[] = {1};
 	off = 0;
 	assert_int_equal(fcgi_in_nv_next(lone, sizeof lone, &off, &nv), FCGI_IN_BAD_LENGTH);
-}
-
-static void params_cap_lookup_and_check(void **state)
-{
-	(void)state;
-	struct fcgi_in_params p;
-	fcgi_in_params_init(&p, 64);
-	static const unsigned char a[] = "\x0e\x04REQUEST_METHODHEAD"
-	                                 "\x0c\x07" "DOCUMENT_URI/c\0oro!"
-	                                 "\x0e\x03REQUEST_METHODGET";
-	assert_int_equal(fcgi_in_params_append(&p, a, 30), 0);
-	assert_int_equal(fcgi_in_params_append(&p, a + 30, 30), 0);
-	assert_int_equal(fcgi_in_params_check(&p), 0);
-	size_t vl;
-	const char *v = fcgi_in_param(&p, "REQUEST_METHOD", &vl);
-	assert_non_null(v);
-	assert_int_equal(vl, 4); /* the first of a repeated name */
-	assert_memory_equal(v, "HEAD", 4);
-	v = fcgi_in_param(&p, "DOCUMENT_URI", &vl);
-	assert_int_equal(vl, 2); /* up to the NUL, as a C string */
-	assert_memory_equal(v, "/c", 2);
-	assert_null(fcgi_in_param(&p, "REQUEST", &vl));
-	/* 60 of 64 bytes: 4 more fit, 5 do not, and nothing is added. */
-	assert_int_equal(fcgi_in_params_append(&p, a, 5), FCGI_IN_TOO_LARGE);
-	assert_int_equal(p.len, 60);
-	assert_int_equal(fcgi_in_params_append(&p, a, 4), 0);
-	assert_int_equal(fcgi_in_params_check(&p), FCGI_IN_BAD_LENGTH);
-	fcgi_in_params_free(&p);
 }
 
 /* ---- the reader ---- */
@@ -405,7 +377,6 @@ int main(void)
 		cmocka_unit_test(check_refuses_each_class),
 		cmocka_unit_test(nv_decodes_short_and_long_lengths),
 		cmocka_unit_test(nv_refuses_lengths_past_the_buffer),
-		cmocka_unit_test(params_cap_lookup_and_check),
 		cmocka_unit_test(reader_reads_an_nginx_request),
 		cmocka_unit_test(reader_answers_get_values_with_zero_padding),
 		cmocka_unit_test(reader_closes_on_bad_records),
