@@ -84,7 +84,7 @@ test_deferred_MODS := deferred deferred_chain deferred_list failure
 test_deferred_list_MODS := deferred deferred_chain deferred_list failure
 test_deferred_timeout_MODS := deferred_timeout deferred deferred_chain deferred_list failure
 test_pool_MODS     := pool loopq deferred deferred_chain deferred_list failure
-test_app_MODS      := app pattern log config fanout nametab pool loopq deferred \
+test_app_MODS      := app helpers pattern log config fanout nametab pool loopq deferred \
                       deferred_chain deferred_list failure clock fcgi_req fcgi_resp \
                       fcgi_in fcgi_params request response
 test_helpers_MODS  := $(test_app_MODS)
@@ -99,7 +99,7 @@ test_fcgi_params_MODS := fcgi_params fcgi_in clock log
 # The demo's handlers (not its main) on the library's modules.
 test_demo_MODS     := demo/simple demo/error demo/coro demo/sleep demo/tags \
                       $(test_app_MODS)
-test_fcgi_req_MODS := fcgi_req fcgi_in fcgi_params request app pattern config \
+test_fcgi_req_MODS := fcgi_req fcgi_in fcgi_params request app helpers pattern config \
                       fanout nametab pool loopq deferred deferred_chain deferred_list \
                       failure clock log
 test_fcgi_resp_MODS := fcgi_resp response deferred deferred_chain deferred_list failure
@@ -111,7 +111,7 @@ test_shed_MODS     := shed peer response clock log
 test_idle_MODS     := idle
 test_reply_MODS    := reply response failure
 test_conn_MODS     := conn reply response request deferred deferred_chain deferred_list failure clock log
-test_answer_MODS   := answer reply response request app pattern fcgi_req fcgi_resp fcgi_in fcgi_params acceptor acceptor_life idle shed peer metrics fanout nametab pool loopq config log deferred deferred_chain deferred_list failure clock
+test_answer_MODS   := answer reply response request app helpers pattern fcgi_req fcgi_resp fcgi_in fcgi_params acceptor acceptor_life idle shed peer metrics fanout nametab pool loopq config log deferred deferred_chain deferred_list failure clock
 test_nametab_MODS  := nametab clock
 
 overview_MODS := deferred deferred_chain deferred_list failure

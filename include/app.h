@@ -64,6 +64,12 @@ void app_configure(const struct fcgi_app *app, struct config *cfg,
 /* Binds the app to the run's loop, pool, fanout and config (borrowed). */
 void app_bind(struct fcgi_app *app, const struct config *cfg,
               struct event_base *base, struct pool *pool, struct fanout *fan);
+/* What app_bind bound (NULL before, and after the run): for helpers.c,
+ * the module behind fcgi_call_later, fcgi_defer_to_thread and events. */
+struct event_base *app_base(const struct fcgi_app *app);
+struct pool *app_pool(const struct fcgi_app *app);
+struct fanout *app_fanout(const struct fcgi_app *app);
+
 int app_start(struct fcgi_app *app);
 void app_stop(struct fcgi_app *app);
 

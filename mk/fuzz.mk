@@ -21,7 +21,7 @@ FUZZ_BINS    := $(addprefix $(FUZZ_BUILD)/fuzz_,$(FUZZ_TARGETS))
 
 fuzz_check_MODS  := fcgi_in fcgi_params clock log
 fuzz_params_MODS := fcgi_params fcgi_in clock log
-fuzz_input_MODS  := fcgi_in fcgi_params clock log app pattern config fanout \
+fuzz_input_MODS  := fcgi_in fcgi_params clock log app helpers pattern config fanout \
                     nametab pool loopq deferred deferred_chain deferred_list failure \
                     request fcgi_req
 fuzz_input_LIBS  := -levent_core -levent_pthreads
