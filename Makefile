@@ -167,7 +167,7 @@ valgrind: $(UNIT)
 
 # The app itself under valgrind, through nginx (the suites without timing
 # assertions: valgrind slows the app down tens of times).
-valgrind-integration: $(APP) $(LIB) $(CHANNELS)
+valgrind-integration: $(APP) $(LIB) $(CHANNELS) $(BUILD)/bench/holdclient
 	BUILD=$(BUILD) STACK_VALGRIND=1 bash tests/integration/test_routes.sh
 	BUILD=$(BUILD) STACK_VALGRIND=1 bash tests/integration/test_keepalive.sh
 	BUILD=$(BUILD) STACK_VALGRIND=1 bash tests/integration/test_readme_example.sh
