@@ -97,7 +97,7 @@ test_listener_MODS := listener
 test_fcgi_in_MODS  := fcgi_in fcgi_params clock log
 test_fcgi_params_MODS := fcgi_params fcgi_in clock log
 # The demo's handlers (not its main) on the library's modules.
-test_demo_MODS     := demo/simple demo/error demo/coro demo/sleep demo/tags \
+test_demo_MODS     := demo/routes demo/simple demo/error demo/coro demo/sleep demo/tags \
                       $(test_app_MODS)
 test_fcgi_req_MODS := fcgi_req fcgi_in fcgi_params request app helpers pattern config \
                       fanout nametab pool loopq deferred deferred_chain deferred_list \

@@ -1,7 +1,7 @@
 /*
  * demo: Klein's "Non-Blocking Recipes" (../shared/spec/ROUTES.md) as an
  * app on fcgi_app.h.  Each recipe is one handler in its own file and one
- * line of main.c's route table.
+ * line of routes.c's table.
  *
  * Threads: /error and /coro are registered FCGI_ROUTE_ANY_THREAD (they
  * touch nothing but their own Deferreds and request); the others run on
@@ -22,6 +22,11 @@ struct demo {
 	struct fcgi_event *simple; /* every /simple waits on it */
 	unsigned long max_sleep;   /* --max-sleep */
 };
+
+/* Registers the demo's routes (routes.c: one line per recipe), its
+ * /async mount and its start and stop hooks on app.  0 or a negative
+ * errno from fcgi_app_route / fcgi_app_mount. */
+int demo_register(struct fcgi_app *app, struct demo *demo);
 
 int demo_start(struct fcgi_app *app, void *demo);
 void demo_stop(struct fcgi_app *app, void *demo);

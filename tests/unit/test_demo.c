@@ -55,19 +55,6 @@ static const char FIRE_NOBODY[] =
     "<a href=\"/async/simple\" target=\"new\">/async/simple</a> and "
     "initiate the Deferred.";
 
-/* The demo's table as fcgi_app/demo/main.c registers it. */
-static const struct {
-	const char *pattern;
-	fcgi_handler_fn handler;
-	unsigned flags;
-} demo_routes[] = {
-	{"/simple", demo_simple, 0},
-	{"/simple/fire", demo_simple_fire, 0},
-	{"/error", demo_error, FCGI_ROUTE_ANY_THREAD},
-	{"/coro", demo_coro, FCGI_ROUTE_ANY_THREAD},
-	{"/sleep/<int:n>", demo_sleep, 0},
-};
-
 struct fixture {
 	struct event_base *base;
 	struct pool *pool;
@@ -108,14 +95,7 @@ static int setup(void **state)
 	f->cfg.max_sleep = 60;
 	f->app = fcgi_app_new();
 	assert_non_null(f->app);
-	for (size_t i = 0; i < sizeof demo_routes / sizeof demo_routes[0]; i++)
-		assert_int_equal(fcgi_app_route(f->app, FCGI_ANY,
-		                                 demo_routes[i].pattern,
-		                                 demo_routes[i].handler, &f->demo,
-		                                 demo_routes[i].flags), 0);
-	assert_int_equal(fcgi_app_mount(f->app, "/async"), 0);
-	fcgi_app_on_start(f->app, demo_start, &f->demo);
-	fcgi_app_on_stop(f->app, demo_stop, &f->demo);
+	assert_int_equal(demo_register(f->app, &f->demo), 0);
 	/* The busy rate on, so that the at-once routes' notes stamp the
 	 * time (an atomic that the two-thread test runs under TSan). */
 	struct fanout_opts o = {.fire_batch = 100, .fire_rate = 25000,
